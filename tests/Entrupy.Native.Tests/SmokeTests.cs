@@ -1,0 +1,11 @@
+namespace Entrupy.Native.Tests;
+
+public class SmokeTests
+{
+    [Fact]
+    public void NativeLibrariesShipNextToTests()
+    {
+        Assert.True(File.Exists(NativeLibraries.Locate("libentrupy_native.so")));
+        Assert.True(File.Exists(NativeLibraries.Locate(NativeLibraries.OnnxRuntimeFileName)));
+    }
+}

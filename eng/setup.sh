@@ -36,6 +36,7 @@ if (( ${#missing[@]} )); then
 fi
 
 "$root/eng/native.sh" || fail "native build failed (see above)"
+"$root/azurite/install.sh" || fail "Azurite install failed (see above): the Azure provider tests and local Azure runs need it"
 say "building the solution"
 dotnet build "$root/Entrupy.Grains.sln" -c Release -nologo -v quiet -clp:ErrorsOnly \
   || fail "dotnet build failed (see above)"

@@ -6,6 +6,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 results="$root/artifacts/test-results"
 rm -rf "$results"; mkdir -p "$results"
+status=0
 dotnet test Entrupy.Grains.sln -c Release --no-build -nologo \
   --logger "console;verbosity=normal" --logger "trx" --results-directory "$results" \
-  -- RunConfiguration.TestSessionTimeout=1500000
+  || status=$?
+/usr/bin/python3 "$root/eng/test-summary.py" "$results" || status=1
+exit $status

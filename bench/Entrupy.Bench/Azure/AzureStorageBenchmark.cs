@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.Globalization;
+using Entrupy.Grains.Persistence;
+using Entrupy.Grains.Persistence.AzureStorage;
+using Entrupy.Grains.Persistence.Sqlite;
+
+namespace Entrupy.Bench.Azure;
+
+/// <summary>
+/// <c>bench/run azure-storage</c>: raw grain-state writes per second with N concurrent writers, each updating its own
+/// record with the ETag of its previous write (what a grain does), against Azurite through our Shared Key REST client,
+/// and the same load against the embedded SQLite provider for scale.
+/// </summary>
+public sealed class AzureStorageBenchmark : IBenchmark
+{
+    public string Name => "azure-storage";
+
+    public string Description =>
+        "grain state writes/s, Azure Blob provider on Azurite vs SQLite provider " +
+        "[--writers 64 --seconds 10 --warmup 2 --bytes 1024 --connection-string CS (default: start azurite/start.sh) --no-sqlite]";
+
+    public async Task<Dictionary<string, object?>> RunAsync(string[] args, BenchContext context)
+    {
+        var o = Options.Parse(args);
+        var figures = new Dictionary<string, object?>
+        {
+            ["writers"] = o.Writers,
+            ["seconds"] = o.Seconds,
+            ["state_bytes"] = o.Bytes,
+        };
+
+        var dir = Directory.CreateTempSubdirectory("entrupy-azure-bench-");
+        try
+        {
+            var connectionString = o.ConnectionString;
+            var azuriteLocation = Path.Combine(dir.FullName, "azurite");
+            if (connectionString is null)
+            {
+                context.Progress("starting Azurite (azurite/start.sh) on free ports");
+                connectionString = await Script(context, "start.sh", "--location", azuriteLocation,
+                    "--blob-port", "0", "--queue-port", "0", "--table-port", "0");
+                figures["azure_target"] = "Azurite 3.37.0 (azurite/start.sh, 127.0.0.1)";
+            }
+            else
+            {
+                figures["azure_target"] = "given connection string";
+            }
+
+            try
+            {
+                using var azure = new AzureBlobGrainStorage(new AzureBlobStorageOptions
+                {
+                    ConnectionString = connectionString,
+                    ContainerName = "bench-" + Guid.NewGuid().ToString("N")[..12],
+                });
+                context.Progress($"azure: {o.Writers} writers for {o.Seconds} s (after {o.Warmup} s warm-up)");
+                Add(figures, "azure", await MeasureAsync(azure, o));
+            }
+            finally
+            {
+                if (o.ConnectionString is null) await Script(context, "stop.sh", "--location", azuriteLocation);
+            }
+
+            if (!o.NoSqlite)
+            {
+                await using var sqlite = new SqliteGrainStorage(new SqliteGrainStorageOptions { DatabasePath = Path.Combine(dir.FullName, "bench.db") });
+                context.Progress($"sqlite: {o.Writers} writers for {o.Seconds} s (after {o.Warmup} s warm-up)");
+                Add(figures, "sqlite", await MeasureAsync(sqlite, o));
+            }
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+
+        return figures;
+    }
+
+    private static void Add(Dictionary<string, object?> figures, string prefix, Result r)
+    {
+        figures[$"{prefix}_writes_per_s"] = Math.Round(r.Writes / r.Seconds, 1);
+        figures[$"{prefix}_writes"] = r.Writes;
+        figures[$"{prefix}_latency_p50_ms"] = Math.Round(r.P50Ms, 2);
+        figures[$"{prefix}_latency_p99_ms"] = Math.Round(r.P99Ms, 2);
+        figures[$"{prefix}_errors"] = r.Errors;
+    }
+
+    private sealed record Result(long Writes, double Seconds, double P50Ms, double P99Ms, long Errors);
+
+    private static async Task<Result> MeasureAsync(IGrainStorage storage, Options o)
+    {
+        var payload = new byte[o.Bytes];
+        new Random(42).NextBytes(payload);
+        var grainType = "bench-" + Guid.NewGuid().ToString("N")[..8];
+        var etags = new string?[o.Writers];
+
+        // Warm-up: connections, JIT, container creation; its writes are not counted.
+        await RunPhaseAsync(TimeSpan.FromSeconds(o.Warmup), latencies: null);
+
+        var perWriter = Enumerable.Range(0, o.Writers).Select(_ => new List<double>(4096)).ToArray();
+        var clock = Stopwatch.StartNew();
+        var errors = await RunPhaseAsync(TimeSpan.FromSeconds(o.Seconds), perWriter);
+        var seconds = clock.Elapsed.TotalSeconds;
+
+        var all = perWriter.SelectMany(l => l).Order().ToArray();
+        return new Result(all.Length, seconds, Percentile(all, 0.50), Percentile(all, 0.99), errors);
+
+        async Task<long> RunPhaseAsync(TimeSpan duration, List<double>[]? latencies)
+        {
+            var deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+            long failures = 0;
+            await Task.WhenAll(Enumerable.Range(0, o.Writers).Select(w => Task.Run(async () =>
+            {
+                var key = new GrainStateKey(grainType, "writer-" + w.ToString(CultureInfo.InvariantCulture), "state");
+                while (Stopwatch.GetTimestamp() < deadline)
+                {
+                    var started = Stopwatch.GetTimestamp();
+                    try
+                    {
+                        etags[w] = await storage.WriteAsync(key, payload, etags[w]);
+                        latencies?[w].Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    }
+                    catch (Exception ex) when (ex is StorageUnavailableException or InconsistentStateException)
+                    {
+                        Interlocked.Increment(ref failures);
+                        etags[w] = (await storage.ReadAsync(key))?.ETag;
+                    }
+                }
+            })));
+            return failures;
+        }
+    }
+
+    private static double Percentile(double[] sorted, double p)
+        => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Floor(p * sorted.Length))];
+
+    private static async Task<string> Script(BenchContext context, string script, params string[] args)
+    {
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(context.RepoRoot, "azurite", script));
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not run azurite/{script}");
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"azurite/{script} failed with exit code {process.ExitCode} (its messages are above)");
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
+    }
+
+    private sealed record Options(int Writers, int Seconds, int Warmup, int Bytes, string? ConnectionString, bool NoSqlite)
+    {
+        public static Options Parse(string[] args)
+        {
+            var o = new Options(64, 10, 2, 1024, Environment.GetEnvironmentVariable("AZURE_STORAGE_CONNECTION_STRING"), false);
+            for (var i = 0; i < args.Length; i++)
+            {
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                int NextInt() => int.Parse(Next(), CultureInfo.InvariantCulture);
+                o = args[i] switch
+                {
+                    "--writers" => o with { Writers = NextInt() },
+                    "--seconds" => o with { Seconds = NextInt() },
+                    "--warmup" => o with { Warmup = NextInt() },
+                    "--bytes" => o with { Bytes = NextInt() },
+                    "--connection-string" => o with { ConnectionString = Next() },
+                    "--no-sqlite" => o with { NoSqlite = true },
+                    _ => throw new ArgumentException($"unknown option {args[i]}"),
+                };
+            }
+
+            return o;
+        }
+    }
+}

@@ -110,8 +110,9 @@ public sealed class GrainsBenchmark : IBenchmark
             },
         };
 
-        // Persistence: the SQLite grain-state write benchmark (owned by the persistence side) adds its figures here,
-        // e.g. figures["sqlite_write"] = await SqliteWriteBenchmark.RunAsync(args, context);
+        // Durable state writes: 64 concurrent writers through the SQLite provider, beside one-transaction-per-write.
+        foreach (var (key, value) in await SqliteStorageBenchmark.MeasureAsync(context))
+            figures[key] = value;
 
         return figures;
     }

@@ -14,6 +14,9 @@ for path in files:
     passed += int(counters.get("passed", 0))
     failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0)) + int(counters.get("aborted", 0))
     skipped += int(counters.get("notExecuted", 0))
-print(f"test projects: {len(files)}")
+expected = int(sys.argv[2]) if len(sys.argv) > 2 else len(files)
+print(f"test projects reported: {len(files)} of {expected}")
+if len(files) < expected:
+    print("some test projects produced no results (crashed, or did not run)")
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
-sys.exit(1 if failed or not files or passed == 0 else 0)
+sys.exit(1 if failed or len(files) < expected or passed == 0 else 0)

@@ -8,7 +8,8 @@ results="$root/artifacts/test-results"
 rm -rf "$results"; mkdir -p "$results"
 status=0
 dotnet test Entrupy.Grains.sln -c Release --no-build -nologo \
-  --logger "console;verbosity=normal" --logger "trx" --results-directory "$results" \
+  --logger "console;verbosity=normal" --logger "trx;LogFilePrefix=results" --results-directory "$results" \
   || status=$?
-/usr/bin/python3 "$root/eng/test-summary.py" "$results" || status=1
+test_projects=$(grep -l '<IsTestProject>true</IsTestProject>' tests/*/*.csproj | wc -l)
+/usr/bin/python3 "$root/eng/test-summary.py" "$results" "$test_projects" || status=1
 exit $status

@@ -1,6 +1,24 @@
+using Entrupy.Grains.Persistence;
+using Entrupy.Grains.Runtime;
 using Entrupy.Silo.Health;
+using Entrupy.Silo.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 
 var builder = WebApplication.CreateBuilder(args);
+
+StorageSelection storage;
+try
+{
+    storage = builder.Services.AddConfiguredGrainStorage(builder.Configuration);
+}
+catch (InvalidOperationException e)
+{
+    // A configuration mistake is the operator's to fix: say which key, and exit without a stack trace.
+    Console.Error.WriteLine($"silo: configuration error: {e.Message}");
+    return 2;
+}
+builder.Services.AddGrainSilo(_ => { });
+
 var app = builder.Build();
 
 // Engines are probed once: a silo that cannot load one still starts, and /health says which and why.
@@ -10,19 +28,23 @@ foreach (var e in engines)
     if (e.Loaded) app.Logger.LogInformation("engine {Name} {Version}", e.Name, e.Version);
     else app.Logger.LogError("engine {Name} failed to load: {Error}", e.Name, e.Error);
 }
+app.Logger.LogInformation("grain storage: {Provider} {Location}", storage.Provider, storage.Location);
 
-app.MapGet("/health", () =>
+app.MapGet("/health", async (IServiceProvider services, CancellationToken ct) =>
 {
-    var healthy = engines.All(e => e.Loaded);
+    var store = await StorageProbe.ProbeAsync(services.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default), ct);
+    var healthy = engines.All(e => e.Loaded) && store.Error is null;
     var body = new
     {
         status = healthy ? "ok" : "degraded",
         engines = engines.ToDictionary(e => e.Name, e => new { e.Loaded, e.Version, e.Error }),
+        storage = new { storage.Provider, storage.Location, reachable = store.Error is null, error = store.Error, latency_ms = store.LatencyMs },
     };
     return Results.Json(body, statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
 });
 
 app.Run();
+return 0;
 
 /// <summary>Entry point type, visible to in-process tests.</summary>
 public partial class Program;

@@ -1,14 +1,23 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 
 namespace Entrupy.Silo.Tests;
 
-public class HealthTests
+public sealed class HealthTests : IDisposable
 {
-    [Fact]
-    public async Task HealthReportsEveryNativeEngineWithItsVersion()
+    private readonly string dataDir = Path.Combine(Path.GetTempPath(), "entrupy-silo-test-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public void Dispose()
     {
-        await using var silo = await SiloProcess.StartAsync(TimeSpan.FromSeconds(60));
+        if (Directory.Exists(dataDir)) Directory.Delete(dataDir, recursive: true);
+    }
+
+    [Fact]
+    public async Task HealthReportsEveryNativeEngineWithItsVersionAndTheEmbeddedStore()
+    {
+        var dbPath = Path.Combine(dataDir, "silo.db");
+        await using var silo = await SiloProcess.StartAsync(TimeSpan.FromSeconds(60), $"--Storage:Sqlite:Path={dbPath}");
         using var http = new HttpClient { BaseAddress = silo.BaseAddress };
 
         using var response = await http.GetAsync("/health");
@@ -23,5 +32,26 @@ public class HealthTests
         var decoders = engines.GetProperty("image_decoders").GetProperty("version").GetString();
         Assert.Contains("jpeg", decoders, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("png", decoders, StringComparison.OrdinalIgnoreCase);
+
+        var storage = json.RootElement.GetProperty("storage");
+        Assert.Equal("sqlite", storage.GetProperty("provider").GetString());
+        Assert.True(storage.GetProperty("reachable").GetBoolean(), body);
+        Assert.True(File.Exists(dbPath), "the embedded store's file was not created at the configured path");
+    }
+
+    [Fact]
+    public async Task AnUnknownStorageProviderStopsTheSiloWithTheKeyToFix()
+    {
+        using var process = Process.Start(SiloProcess.StartInfo(["--urls", "http://127.0.0.1:0", "--Storage:Provider=floppy"]))!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        _ = process.StandardOutput.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(cts.Token);
+
+        Assert.Equal(2, process.ExitCode);
+        var message = await stderr;
+        Assert.Contains("Storage:Provider", message);
+        Assert.Contains("sqlite", message);
+        Assert.DoesNotContain("   at ", message); // no stack trace for a configuration mistake
     }
 }

@@ -18,18 +18,11 @@ public sealed partial class SiloProcess : IAsyncDisposable
     public Uri BaseAddress { get; }
 
     /// <summary>Starts the silo and waits until Kestrel reports its address.</summary>
-    public static async Task<SiloProcess> StartAsync(TimeSpan timeout)
+    /// <param name="timeout">How long to wait for the address.</param>
+    /// <param name="args">Extra command-line arguments, e.g. configuration overrides like <c>--Storage:Provider=memory</c>.</param>
+    public static async Task<SiloProcess> StartAsync(TimeSpan timeout, params string[] args)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "Entrupy.Silo.dll");
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { dll, "--urls", "http://127.0.0.1:0" },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        psi.Environment["Logging__Console__FormatterName"] = "simple";
-        var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the silo");
+        var process = Process.Start(StartInfo(["--urls", "http://127.0.0.1:0", .. args])) ?? throw new InvalidOperationException("could not start the silo");
         var address = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
         var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
         process.OutputDataReceived += (_, e) =>
@@ -49,6 +42,21 @@ public sealed partial class SiloProcess : IAsyncDisposable
             throw new InvalidOperationException("the silo did not start:\n" + string.Join('\n', log));
         }
         return new SiloProcess(process, await address.Task);
+    }
+
+    /// <summary>How to run the silo executable from the test's output folder.</summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Entrupy.Silo.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["Logging__Console__FormatterName"] = "simple";
+        return psi;
     }
 
     /// <inheritdoc />

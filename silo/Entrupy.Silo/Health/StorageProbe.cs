@@ -1,0 +1,27 @@
+using System.Diagnostics;
+using Entrupy.Grains.Persistence;
+
+namespace Entrupy.Silo.Health;
+
+/// <summary>Asks the grain store a cheap question so /health shows whether it answers.</summary>
+public static class StorageProbe
+{
+    private static readonly GrainStateKey ProbeKey = new("silo", "health", "probe");
+
+    /// <summary>Reads a record that normally does not exist; returns the error text, if any, and the latency.</summary>
+    public static async Task<(string? Error, double LatencyMs)> ProbeAsync(IGrainStorage storage, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            await storage.ReadAsync(ProbeKey, timeout.Token);
+            return (null, Math.Round(sw.Elapsed.TotalMilliseconds, 2));
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            return ($"{e.GetType().Name}: {e.Message}", Math.Round(sw.Elapsed.TotalMilliseconds, 2));
+        }
+    }
+}

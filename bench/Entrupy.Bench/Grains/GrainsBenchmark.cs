@@ -113,6 +113,8 @@ public sealed class GrainsBenchmark : IBenchmark
         // Durable state writes: 64 concurrent writers through the SQLite provider, beside one-transaction-per-write.
         foreach (var (key, value) in await SqliteStorageBenchmark.MeasureAsync(context))
             figures[key] = value;
+        foreach (var (key, value) in await GrainStateWriteBenchmark.MeasureAsync(context))
+            figures[key] = value;
 
         return figures;
     }

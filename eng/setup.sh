@@ -14,7 +14,7 @@ apt_packages=(
   build-essential cmake pkg-config
   libfaiss-dev libopenblas-dev liblapack-dev
   libturbojpeg0-dev libspng-dev libstb-dev
-  python3-onnx python3-numpy python3-faiss
+  python3-onnx python3-numpy python3-faiss python3-jsonschema
   nodejs npm sqlite3
 )
 missing=()

@@ -1,0 +1,212 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Entrupy.Fingerprinting;
+
+/// <summary>
+/// The fingerprint record of one capture: keypoint positions, their 128-d descriptors (upright, plus the steered
+/// sets for enrolment), the quality figures and the global VLAD vector for a FAISS shortlist.
+/// </summary>
+/// <remarks>Immutable and thread-safe. Serialize with <see cref="ToBytes"/> / <see cref="FromBytes"/>.</remarks>
+public sealed class Fingerprint
+{
+    /// <summary>Version of the <see cref="ToBytes"/> layout.</summary>
+    public const byte FormatVersion = 1;
+
+    /// <summary>Descriptor length (4×4 cells × 8 orientations).</summary>
+    public const int DescriptorLength = 128;
+
+    // Rows padded with zeros to a multiple of this so the SIMD kernel needs no tail handling.
+    internal const int RowPadding = 32;
+
+    private readonly byte[] mapX;
+    private readonly byte[] mapY;
+    private readonly float[][] sets;       // [set][PaddedCount * 128], row-major, zero rows after Count
+    private readonly float[] angles;
+    private readonly float[] globalVector;
+    private float[][]? transposed;         // [set][128 * PaddedCount], built on first use as the enrolled side
+
+    internal Fingerprint(string modelId, string modelVersion, FingerprintPurpose purpose, byte[] mapX, byte[] mapY,
+        float[] angles, float[][] sets, float[] globalVector, QualityReport quality)
+    {
+        ModelId = modelId;
+        ModelVersion = modelVersion;
+        Purpose = purpose;
+        this.mapX = mapX;
+        this.mapY = mapY;
+        this.angles = angles;
+        this.sets = sets;
+        this.globalVector = globalVector;
+        Quality = quality;
+    }
+
+    /// <summary>Identifier of the model that produced this fingerprint.</summary>
+    public string ModelId { get; }
+
+    /// <summary>Version of the model that produced this fingerprint.</summary>
+    public string ModelVersion { get; }
+
+    /// <summary>Probe (upright descriptors only) or enrolment (also steered sets).</summary>
+    public FingerprintPurpose Purpose { get; }
+
+    /// <summary>Quality figures of the capture (always passing: rejected captures have no fingerprint).</summary>
+    public QualityReport Quality { get; }
+
+    /// <summary>Number of keypoints (at most 256).</summary>
+    public int KeypointCount => mapX.Length;
+
+    /// <summary>Keypoint x position in pixels of the normalised 256×256 capture.</summary>
+    public float KeypointX(int index) => mapX[index] * 2 + 0.5f;
+
+    /// <summary>Keypoint y position in pixels of the normalised 256×256 capture.</summary>
+    public float KeypointY(int index) => mapY[index] * 2 + 0.5f;
+
+    /// <summary>Steering angle in degrees of each descriptor set (0 = upright), in set order.</summary>
+    public IReadOnlyList<float> SteeringAngles => angles;
+
+    /// <summary>Index of the upright descriptor set in <see cref="SteeringAngles"/>.</summary>
+    public int UprightSet => Array.IndexOf(angles, 0f);
+
+    /// <summary>The descriptors of one set: <see cref="KeypointCount"/> rows of 128 floats, unit L2 norm.</summary>
+    public ReadOnlySpan<float> Descriptors(int set) => sets[set].AsSpan(0, KeypointCount * DescriptorLength);
+
+    /// <summary>Global VLAD vector (unit L2; inner product = cosine) for a FAISS inner-product index.</summary>
+    public ReadOnlySpan<float> GlobalVector => globalVector;
+
+    /// <summary>A copy of <see cref="GlobalVector"/>.</summary>
+    public float[] GlobalVectorArray() => (float[])globalVector.Clone();
+
+    internal int PaddedCount => PadRows(KeypointCount);
+    internal ReadOnlySpan<byte> MapX => mapX;
+    internal ReadOnlySpan<byte> MapY => mapY;
+    internal float[] PaddedSet(int set) => sets[set];
+    internal int SetCount => sets.Length;
+
+    /// <summary>Descriptor sets transposed to [128][PaddedCount] (enrolled side of the kernel); cached.</summary>
+    internal float[][] TransposedSets()
+    {
+        var cached = Volatile.Read(ref transposed);
+        if (cached is not null) return cached;
+        var padded = PaddedCount;
+        var result = new float[sets.Length][];
+        for (var s = 0; s < sets.Length; s++)
+        {
+            var t = new float[DescriptorLength * padded];
+            var src = sets[s];
+            for (var j = 0; j < KeypointCount; j++)
+                for (var k = 0; k < DescriptorLength; k++)
+                    t[k * padded + j] = src[j * DescriptorLength + k];
+            result[s] = t;
+        }
+        // Racing threads build identical arrays; whichever lands first is kept.
+        return Interlocked.CompareExchange(ref transposed, result, null) ?? result;
+    }
+
+    internal static int PadRows(int count) => Math.Max(RowPadding, (count + RowPadding - 1) / RowPadding * RowPadding);
+
+    /// <summary>Serializes the record (little-endian; float32 descriptors, so compare scores are preserved exactly).</summary>
+    public byte[] ToBytes()
+    {
+        var id = Encoding.UTF8.GetBytes(ModelId);
+        var version = Encoding.UTF8.GetBytes(ModelVersion);
+        var k = KeypointCount;
+        var size = 1 + 1 + id.Length + 1 + version.Length + 1 + 2 + 1 + 4 * angles.Length + 8 + 32 + 2 * k
+            + 4 * DescriptorLength * k * sets.Length + 2 + 4 * globalVector.Length;
+        var buffer = new byte[size];
+        var w = new SpanWriter(buffer);
+        w.Byte(FormatVersion);
+        w.Byte((byte)id.Length); w.Bytes(id);
+        w.Byte((byte)version.Length); w.Bytes(version);
+        w.Byte((byte)Purpose);
+        w.UInt16((ushort)k);
+        w.Byte((byte)sets.Length);
+        foreach (var a in angles) w.Single(a);
+        w.Int32(Quality.Width); w.Int32(Quality.Height);
+        w.Double(Quality.Focus); w.Double(Quality.Mean); w.Double(Quality.Contrast); w.Double(Quality.Clipped);
+        w.Bytes(mapX); w.Bytes(mapY);
+        foreach (var set in sets)
+            for (var i = 0; i < k * DescriptorLength; i++) w.Single(set[i]);
+        w.UInt16((ushort)globalVector.Length);
+        foreach (var v in globalVector) w.Single(v);
+        return buffer;
+    }
+
+    /// <summary>Reads a record written by <see cref="ToBytes"/> and checks it was made by <paramref name="model"/>.</summary>
+    /// <exception cref="InvalidDataException">Unknown format version, truncated/corrupt data, or a different model id/version.</exception>
+    public static Fingerprint FromBytes(ReadOnlySpan<byte> data, FingerprintModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        try
+        {
+            var r = new SpanReader(data);
+            var format = r.Byte();
+            if (format != FormatVersion)
+                throw new InvalidDataException($"Fingerprint format version {format} is not supported (this build reads {FormatVersion}).");
+            var id = Encoding.UTF8.GetString(r.Bytes(r.Byte()));
+            var version = Encoding.UTF8.GetString(r.Bytes(r.Byte()));
+            if (id != model.Id || version != model.Version)
+                throw new InvalidDataException($"The fingerprint was made by model {id} {version}; this engine runs {model.Id} {model.Version}. Re-enrol the item.");
+            var purpose = (FingerprintPurpose)r.Byte();
+            if (purpose is not (FingerprintPurpose.Probe or FingerprintPurpose.Enrolment))
+                throw new InvalidDataException($"Unknown fingerprint purpose {(int)purpose}.");
+            int k = r.UInt16(), setCount = r.Byte();
+            if (k > model.Config.MaxKeypoints || setCount == 0)
+                throw new InvalidDataException($"Corrupt fingerprint: {k} keypoints, {setCount} descriptor sets.");
+            var angles = new float[setCount];
+            for (var s = 0; s < setCount; s++) angles[s] = r.Single();
+            if (Array.IndexOf(angles, 0f) < 0) throw new InvalidDataException("Corrupt fingerprint: no upright descriptor set.");
+            int width = r.Int32(), height = r.Int32();
+            var quality = new QualityReport(width, height, r.Double(), r.Double(), r.Double(), r.Double(), null, null);
+            var mapX = r.Bytes(k).ToArray();
+            var mapY = r.Bytes(k).ToArray();
+            var padded = PadRows(k);
+            var sets = new float[setCount][];
+            for (var s = 0; s < setCount; s++)
+            {
+                sets[s] = new float[padded * DescriptorLength];
+                for (var i = 0; i < k * DescriptorLength; i++) sets[s][i] = r.Single();
+            }
+            var global = new float[r.UInt16()];
+            for (var i = 0; i < global.Length; i++) global[i] = r.Single();
+            if (!r.AtEnd) throw new InvalidDataException("Corrupt fingerprint: trailing bytes.");
+            return new Fingerprint(id, version, purpose, mapX, mapY, angles, sets, global, quality);
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            throw new InvalidDataException("Corrupt fingerprint: the data ends early.", ex);
+        }
+    }
+
+    private ref struct SpanWriter(Span<byte> buffer)
+    {
+        private readonly Span<byte> buffer = buffer;
+        private int position;
+        public void Byte(byte v) => buffer[position++] = v;
+        public void Bytes(ReadOnlySpan<byte> v) { v.CopyTo(buffer[position..]); position += v.Length; }
+        public void UInt16(ushort v) { BinaryPrimitives.WriteUInt16LittleEndian(buffer[position..], v); position += 2; }
+        public void Int32(int v) { BinaryPrimitives.WriteInt32LittleEndian(buffer[position..], v); position += 4; }
+        public void Single(float v) { BinaryPrimitives.WriteSingleLittleEndian(buffer[position..], v); position += 4; }
+        public void Double(double v) { BinaryPrimitives.WriteDoubleLittleEndian(buffer[position..], v); position += 8; }
+    }
+
+    private ref struct SpanReader(ReadOnlySpan<byte> data)
+    {
+        private readonly ReadOnlySpan<byte> data = data;
+        private int position;
+        public readonly bool AtEnd => position == data.Length;
+        public byte Byte() => Take(1)[0];
+        public ReadOnlySpan<byte> Bytes(int n) => Take(n);
+        public ushort UInt16() => BinaryPrimitives.ReadUInt16LittleEndian(Take(2));
+        public int Int32() => BinaryPrimitives.ReadInt32LittleEndian(Take(4));
+        public float Single() => BinaryPrimitives.ReadSingleLittleEndian(Take(4));
+        public double Double() => BinaryPrimitives.ReadDoubleLittleEndian(Take(8));
+
+        private ReadOnlySpan<byte> Take(int n)
+        {
+            if (n > data.Length - position) throw new ArgumentOutOfRangeException(nameof(n));
+            var span = data.Slice(position, n);
+            position += n;
+            return span;
+        }
+    }
+}

@@ -1,5 +1,6 @@
 using Entrupy.Grains.Persistence;
 using Entrupy.Grains.Runtime;
+using Entrupy.Silo.Api;
 using Entrupy.Silo.Health;
 using Entrupy.Silo.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -17,7 +18,11 @@ catch (InvalidOperationException e)
     Console.Error.WriteLine($"silo: configuration error: {e.Message}");
     return 2;
 }
-builder.Services.AddGrainSilo(_ => { });
+builder.Services.AddGrainSilo(silo => silo.AddGrainsFromAssembly(typeof(Program).Assembly));
+builder.Services.AddSiloApi(builder.Configuration);
+// Kestrel's own cap backs up the Content-Length check for chunked bodies.
+builder.WebHost.ConfigureKestrel(kestrel =>
+    kestrel.Limits.MaxRequestBodySize = builder.Configuration.GetValue<long?>("Limits:MaxRequestBodyBytes") ?? new LimitOptions().MaxRequestBodyBytes);
 
 var app = builder.Build();
 
@@ -29,6 +34,7 @@ foreach (var e in engines)
     else app.Logger.LogError("engine {Name} failed to load: {Error}", e.Name, e.Error);
 }
 app.Logger.LogInformation("grain storage: {Provider} {Location}", storage.Provider, storage.Location);
+app.UseSiloApi();
 
 app.MapGet("/health", async (IServiceProvider services, CancellationToken ct) =>
 {
@@ -41,7 +47,7 @@ app.MapGet("/health", async (IServiceProvider services, CancellationToken ct) =>
         storage = new { storage.Provider, storage.Location, reachable = store.Error is null, error = store.Error, latency_ms = store.LatencyMs },
     };
     return Results.Json(body, statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-});
+}).AllowAnonymous().ExcludeFromDescription();
 
 app.Run();
 return 0;

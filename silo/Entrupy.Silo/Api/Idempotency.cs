@@ -1,0 +1,183 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using Entrupy.Grains;
+using Entrupy.Grains.Persistence;
+using Microsoft.Extensions.Options;
+
+namespace Entrupy.Silo.Api;
+
+/// <summary>A response kept for replay.</summary>
+internal sealed record StoredResponse(int Status, string? ContentType, string? Location, byte[] Body);
+
+/// <summary>What to do with a request carrying an Idempotency-Key.</summary>
+internal enum IdempotencyOutcome
+{
+    /// <summary>First time: run it, then call Complete (or Abandon).</summary>
+    Execute,
+    /// <summary>Done before with the same request: send <see cref="IdempotencyDecision.Response"/>.</summary>
+    Replay,
+    /// <summary>The key was used with a different request.</summary>
+    Mismatch,
+    /// <summary>The same request is running right now.</summary>
+    InProgress,
+}
+
+/// <summary>The grain's answer to Begin.</summary>
+internal sealed record IdempotencyDecision(IdempotencyOutcome Outcome, StoredResponse? Response);
+
+/// <summary>One idempotency key of one tenant. Turn-based, so two concurrent Begin calls cannot both get Execute.</summary>
+internal interface IIdempotencyGrain : IGrainWithStringKey
+{
+    Task<IdempotencyDecision> Begin(string requestHash, DateTimeOffset now, TimeSpan inProgressTimeout);
+    Task Complete(string requestHash, StoredResponse response, DateTimeOffset expiresAt);
+    Task Abandon(string requestHash);
+}
+
+/// <summary>Durable state of <see cref="IdempotencyGrain"/>: only completed requests are written.</summary>
+internal sealed class IdempotencyState
+{
+    public string? RequestHash { get; set; }
+    public StoredResponse? Response { get; set; }
+    public DateTimeOffset ExpiresAt { get; set; }
+}
+
+[GrainType("idempotency")]
+[CollectionAgeLimit("00:05:00")]
+internal sealed class IdempotencyGrain([PersistentState("idempotency")] IPersistentState<IdempotencyState> state) : Grain, IIdempotencyGrain
+{
+    // In memory only: with one activation per key cluster-wide this is enough, and a crash frees the key (retry re-executes).
+    private (string Hash, DateTimeOffset Since)? running;
+
+    public async Task<IdempotencyDecision> Begin(string requestHash, DateTimeOffset now, TimeSpan inProgressTimeout)
+    {
+        if (state.State.Response is not null)
+        {
+            if (state.State.ExpiresAt > now)
+                return state.State.RequestHash == requestHash
+                    ? new(IdempotencyOutcome.Replay, state.State.Response)
+                    : new(IdempotencyOutcome.Mismatch, null);
+            await state.ClearStateAsync();
+        }
+        if (running is { } r && now - r.Since < inProgressTimeout)
+            return new(r.Hash == requestHash ? IdempotencyOutcome.InProgress : IdempotencyOutcome.Mismatch, null);
+        running = (requestHash, now);
+        return new(IdempotencyOutcome.Execute, null);
+    }
+
+    public async Task Complete(string requestHash, StoredResponse response, DateTimeOffset expiresAt)
+    {
+        state.State.RequestHash = requestHash;
+        state.State.Response = response;
+        state.State.ExpiresAt = expiresAt;
+        await state.WriteStateAsync();
+        running = null;
+    }
+
+    public Task Abandon(string requestHash)
+    {
+        if (running?.Hash == requestHash) running = null;
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Marks an endpoint whose POSTs need an <c>Idempotency-Key</c>; see <see cref="IdempotencyExtensions.RequireIdempotencyKey{TBuilder}"/>.</summary>
+public sealed class IdempotentEndpointMetadata;
+
+/// <summary>Opts endpoints into idempotent POST handling.</summary>
+public static class IdempotencyExtensions
+{
+    /// <summary>The request header.</summary>
+    public const string KeyHeader = "Idempotency-Key";
+
+    /// <summary>The response header set on replays.</summary>
+    public const string ReplayedHeader = "Idempotent-Replayed";
+
+    /// <summary>
+    /// POSTs to these endpoints must carry an <c>Idempotency-Key</c> (1–255 printable characters). A retry with the same
+    /// key and body gets the first response back (with <c>Idempotent-Replayed: true</c>) without running again; the
+    /// same key with another body gets 422; a retry while the first is still running gets 409.
+    /// Responses with status 5xx are not kept, so the client may retry them.
+    /// </summary>
+    public static TBuilder RequireIdempotencyKey<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new IdempotentEndpointMetadata());
+}
+
+/// <summary>Runs after authentication and authorization; engages for POSTs to endpoints with <see cref="IdempotentEndpointMetadata"/>.</summary>
+internal sealed class IdempotencyMiddleware(RequestDelegate next, IGrainFactory grains, IOptions<IdempotencyOptions> options, TimeProvider clock)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (!HttpMethods.IsPost(context.Request.Method) || context.GetEndpoint()?.Metadata.GetMetadata<IdempotentEndpointMetadata>() is null)
+        {
+            await next(context);
+            return;
+        }
+        var key = context.Request.Headers[IdempotencyExtensions.KeyHeader].ToString();
+        if (key.Length == 0)
+            throw new ApiException(ApiErrorKind.IdempotencyKeyMissing, $"Send an '{IdempotencyExtensions.KeyHeader}' header (e.g. a UUID) with every POST so retries are safe.");
+        if (key.Length > 255 || key.Any(c => c < 0x21 || c > 0x7e))
+            throw new ApiException(ApiErrorKind.InvalidRequest, $"'{IdempotencyExtensions.KeyHeader}' must be 1-255 printable ASCII characters.");
+
+        // Keys are per tenant (or per admin), so tenants cannot collide or probe each other's keys.
+        var scope = context.User.FindFirstValue(ApiAuth.TenantClaim) ?? (context.User.IsInRole(ApiAuth.AdminRole) ? "admin" : "anonymous");
+        var grain = grains.GetGrain<IIdempotencyGrain>(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(scope + "\n" + key))));
+
+        context.Request.EnableBuffering();
+        using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hasher.AppendData(Encoding.UTF8.GetBytes(context.Request.Method + " " + context.Request.Path + context.Request.QueryString + "\n"));
+        var buffer = new byte[16 * 1024];
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted)) > 0) hasher.AppendData(buffer, 0, read);
+        context.Request.Body.Position = 0;
+        var requestHash = Convert.ToHexStringLower(hasher.GetHashAndReset());
+
+        var now = clock.GetUtcNow();
+        var decision = await grain.Begin(requestHash, now, options.Value.InProgressTimeout);
+        switch (decision.Outcome)
+        {
+            case IdempotencyOutcome.Replay:
+                await ReplayAsync(context, decision.Response!);
+                return;
+            case IdempotencyOutcome.Mismatch:
+                throw new ApiException(ApiErrorKind.IdempotencyConflict, $"This '{IdempotencyExtensions.KeyHeader}' was already used with a different request; use a new key for a new request.");
+            case IdempotencyOutcome.InProgress:
+                context.Response.Headers.RetryAfter = "1";
+                throw new ApiException(ApiErrorKind.IdempotencyInProgress, "The first request with this key is still running; retry shortly to get its result.");
+        }
+
+        var original = context.Response.Body;
+        using var capture = new MemoryStream();
+        context.Response.Body = capture;
+        try
+        {
+            await next(context);
+        }
+        catch
+        {
+            context.Response.Body = original;
+            await grain.Abandon(requestHash);
+            throw;
+        }
+        context.Response.Body = original;
+
+        var response = context.Response;
+        if (response.StatusCode < 500)
+            await grain.Complete(requestHash,
+                new StoredResponse(response.StatusCode, response.ContentType, response.Headers.Location.ToString() is { Length: > 0 } l ? l : null, capture.ToArray()),
+                now + options.Value.Retention);
+        else
+            await grain.Abandon(requestHash);
+        capture.Position = 0;
+        await capture.CopyToAsync(original, context.RequestAborted);
+    }
+
+    private static async Task ReplayAsync(HttpContext context, StoredResponse stored)
+    {
+        context.Response.StatusCode = stored.Status;
+        if (stored.ContentType is not null) context.Response.ContentType = stored.ContentType;
+        if (stored.Location is not null) context.Response.Headers.Location = stored.Location;
+        context.Response.Headers[IdempotencyExtensions.ReplayedHeader] = "true";
+        await context.Response.Body.WriteAsync(stored.Body, context.RequestAborted);
+    }
+}

@@ -5,6 +5,9 @@ using Entrupy.Silo.Health;
 using Entrupy.Silo.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 
+// Verbs: `eval --dataset DIR` measures the matching engine; no verb runs the silo.
+if (args.Length > 0 && args[0] == "eval") return Entrupy.Silo.Commands.EvalCommand.Run(args[1..]);
+
 var builder = WebApplication.CreateBuilder(args);
 
 StorageSelection storage;

@@ -62,33 +62,45 @@ public sealed class FingerprintGallery : IDisposable
     }
 
     /// <summary>
-    /// 1:N trace: shortlists up to <paramref name="shortlist"/> items by global vector, re-scores each with the
-    /// 1:1 matcher and returns the best <paramref name="top"/>, highest score first (ties: nearer in FAISS first).
+    /// 1:N trace: takes items in order of global-vector similarity (FAISS), re-scores them with the 1:1 matcher
+    /// <paramref name="shortlist"/> at a time, and stops once a re-scored item reaches the operating threshold or
+    /// <paramref name="maxCandidates"/> items were scored. Returns the best <paramref name="top"/>, highest score
+    /// first (ties: nearer in FAISS first).
     /// </summary>
-    public IReadOnlyList<TraceCandidate> Trace(Fingerprint probe, int top = 5, int shortlist = 100)
+    /// <remarks>
+    /// The global vector alone ranks the true item first far less often than the 1:1 score does, so a fixed short
+    /// shortlist would miss items; widening only when nothing matched keeps the usual cost at one shortlist.
+    /// </remarks>
+    public IReadOnlyList<TraceCandidate> Trace(Fingerprint probe, int top = 5, int shortlist = 100, int maxCandidates = 2000)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(shortlist, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCandidates, shortlist);
         gate.EnterReadLock();
         try
         {
             if (itemOfCapture.Count == 0) return [];
-            // Several captures per item: ask for more neighbours than items so the shortlist holds enough items.
-            var k = (int)Math.Min(itemOfCapture.Count, shortlist * 2L);
+            // Several captures per item: ask for more neighbours than items so enough distinct items come back.
+            var k = (int)Math.Min(itemOfCapture.Count, maxCandidates * 2L);
             var hits = index.Search(probe.GlobalVector, k);
-            var items = new List<string>(shortlist);
+            var ranked = new List<string>();
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var id in hits.Ids)
             {
                 if (id < 0) break;
                 var item = itemOfCapture[(int)id];
-                if (seen.Add(item)) items.Add(item);
-                if (items.Count == shortlist) break;
+                if (seen.Add(item)) ranked.Add(item);
+                if (ranked.Count == maxCandidates) break;
             }
-            var scored = items.Select((item, rank) => (Candidate: new TraceCandidate(item, matcher.Compare(probe, captures[item])), Rank: rank))
-                .OrderByDescending(c => c.Candidate.Score.Score).ThenBy(c => c.Rank)
+            var scored = new List<(TraceCandidate Candidate, int Rank)>();
+            for (var start = 0; start < ranked.Count; start += shortlist)
+            {
+                for (var r = start; r < Math.Min(ranked.Count, start + shortlist); r++)
+                    scored.Add((new TraceCandidate(ranked[r], matcher.Compare(probe, captures[ranked[r]])), r));
+                if (scored.Any(c => c.Candidate.Score.IsMatch)) break;
+            }
+            return scored.OrderByDescending(c => c.Candidate.Score.Score).ThenBy(c => c.Rank)
                 .Take(top).Select(c => c.Candidate).ToList();
-            return scored;
         }
         finally { gate.ExitReadLock(); }
     }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks every model in registry.json in ONNX Runtime (through verify_model.js) against the numpy twin.
+"""Checks every model in registry.json in ONNX Runtime (through ../run_onnx_model.js) against the numpy twin.
 
     /usr/bin/python3 models/authentication/verify_models.py [--n 24] [--runs 300]
 
@@ -59,7 +59,7 @@ def main():
         twin = F.probabilities(x, w)
         tmp = tempfile.mkdtemp()
         x.tofile(os.path.join(tmp, "in.f32"))
-        r = subprocess.run(["node", os.path.join(HERE, "verify_model.js"), path, os.path.join(tmp, "in.f32"),
+        r = subprocess.run(["node", os.path.join(HERE, "..", "run_onnx_model.js"), path, os.path.join(tmp, "in.f32"),
                             str(len(x)), os.path.join(tmp, "out"), str(a.runs)],
                            capture_output=True, text=True, env=env, check=True)
         ort = np.fromfile(os.path.join(tmp, "out.probabilities.f32"), np.float32).reshape(len(x), 2)

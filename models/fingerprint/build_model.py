@@ -17,7 +17,7 @@ Writes next to this script (byte-identical on every run: fixed constants, no tim
                     kept from an existing fingerprint.json (they come from calibrate.py), everything else is
                     regenerated from fpcore.CONFIG.
 
-Every op mirrors fpcore.embed (the numpy reference); verify_model.js/check in the docs compares them.
+Every op mirrors fpcore.embed (the numpy reference); verify_model.py (through ../run_onnx_model.js) compares them.
 """
 import json
 import os

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks fingerprint.onnx (run by ONNX Runtime through verify_model.js) against fpcore.embed (numpy).
+"""Checks fingerprint.onnx (run by ONNX Runtime through ../run_onnx_model.js) against fpcore.embed (numpy).
 
     /usr/bin/python3 models/fingerprint/verify_model.py --dataset DIR [--n 8] [--runs 200]
 needs node + onnxruntime-node (NODE_PATH, e.g. `npm install --ignore-scripts onnxruntime-node@1.30.0` in /tmp/fp-ort).
@@ -30,7 +30,7 @@ cells, resp = fpcore.embed(x)
 tmp = tempfile.mkdtemp()
 x.tofile(os.path.join(tmp, "in.f32"))
 env = dict(os.environ, NODE_PATH=os.environ.get("NODE_PATH", "/tmp/fp-ort/node_modules"))
-r = subprocess.run(["node", os.path.join(HERE, "verify_model.js"), os.path.join(HERE, "fingerprint.onnx"),
+r = subprocess.run(["node", os.path.join(HERE, "..", "run_onnx_model.js"), os.path.join(HERE, "fingerprint.onnx"),
                     os.path.join(tmp, "in.f32"), str(len(x)), os.path.join(tmp, "out"), str(a.runs)],
                    capture_output=True, text=True, env=env, check=True)
 oc = np.fromfile(os.path.join(tmp, "out.cells.f32"), np.float32).reshape(cells.shape)

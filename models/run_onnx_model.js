@@ -1,6 +1,7 @@
-// Runs an authentication model in ONNX Runtime (onnxruntime-node, CPU, 1 intra-op thread) on a raw float32 input
-// written by verify_models.py, writes the outputs back as raw float32, and times single-image inference.
-//   NODE_PATH=/tmp/fp-ort/node_modules node verify_model.js model.onnx in.f32 N out_prefix [timing_runs]
+// Runs an ONNX model in ONNX Runtime (onnxruntime-node, CPU, 1 intra-op thread) on a raw float32 input written by
+// a verify script (models/fingerprint/verify_model.py, models/authentication/verify_models.py), writes the outputs
+// back as raw float32, and times single-image inference.
+//   NODE_PATH=/tmp/fp-ort/node_modules node run_onnx_model.js model.onnx in.f32 N out_prefix [timing_runs]
 const ort = require('onnxruntime-node');
 const fs = require('fs');
 (async () => {

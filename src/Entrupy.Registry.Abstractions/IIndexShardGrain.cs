@@ -1,0 +1,85 @@
+using Entrupy.Grains;
+
+namespace Entrupy.Registry;
+
+/// <summary>
+/// One shard of the 1:N index, keyed by shard number (<see cref="IndexSharding.ShardOf"/>). It holds, per tenant,
+/// a FAISS index of the global vectors of its items' current fingerprints. Updates are durable (journalled) when
+/// their task completes; a restart loads the latest snapshot and replays the journal after it.
+/// </summary>
+public interface IIndexShardGrain : IGrainWithIntegerKey
+{
+    /// <summary>Adds or replaces the item's vector (a re-registration replaces). Idempotent for the same registration number; an older number than the stored one is ignored.</summary>
+    Task Upsert(IndexEntry entry);
+
+    /// <summary>Removes the item's vector (no-op when absent).</summary>
+    Task Remove(string tenantId, string customerItemId);
+
+    /// <summary>The <paramref name="k"/> nearest items of <paramref name="tenantId"/> only, by inner product, nearest first.</summary>
+    Task<IndexHit[]> Search(string tenantId, float[] globalVector, int k);
+
+    /// <summary>Counts and persistence figures, for health and the dashboard.</summary>
+    Task<IndexShardStatus> GetStatus();
+}
+
+/// <summary>An item's entry in its shard.</summary>
+public sealed record IndexEntry
+{
+    /// <summary>Tenant.</summary>
+    public string TenantId { get; init; } = "";
+
+    /// <summary>Item.</summary>
+    public string CustomerItemId { get; init; } = "";
+
+    /// <summary>Lineage number of the registration the vector comes from.</summary>
+    public int RegistrationNumber { get; init; }
+
+    /// <summary>The fingerprint's global vector (L2-normalised).</summary>
+    public float[] GlobalVector { get; init; } = [];
+}
+
+/// <summary>A nearest-neighbour hit.</summary>
+/// <param name="CustomerItemId">The item.</param>
+/// <param name="RegistrationNumber">Registration the vector came from.</param>
+/// <param name="Similarity">Inner product with the query (higher is nearer).</param>
+public sealed record IndexHit(string CustomerItemId, int RegistrationNumber, float Similarity);
+
+/// <summary>State of one shard.</summary>
+public sealed record IndexShardStatus
+{
+    /// <summary>Shard number.</summary>
+    public int Shard { get; init; }
+
+    /// <summary>Vectors held, all tenants.</summary>
+    public int Items { get; init; }
+
+    /// <summary>Tenants with at least one vector.</summary>
+    public int Tenants { get; init; }
+
+    /// <summary>Journal sequence of the latest update.</summary>
+    public long Sequence { get; init; }
+
+    /// <summary>Journal sequence the latest snapshot covers.</summary>
+    public long SnapshotSequence { get; init; }
+}
+
+/// <summary>Which shard an item belongs to: a stable hash, the same on every machine and run.</summary>
+public static class IndexSharding
+{
+    /// <summary>Default number of shards.</summary>
+    public const int DefaultShardCount = 8;
+
+    /// <summary>Shard of <paramref name="customerItemId"/> among <paramref name="shardCount"/> (FNV-1a over UTF-8, not <c>string.GetHashCode</c>, which is randomised per process).</summary>
+    public static int ShardOf(string customerItemId, int shardCount)
+    {
+        ArgumentNullException.ThrowIfNull(customerItemId);
+        ArgumentOutOfRangeException.ThrowIfLessThan(shardCount, 1);
+        var hash = 2166136261u;
+        foreach (var b in System.Text.Encoding.UTF8.GetBytes(customerItemId))
+        {
+            hash ^= b;
+            hash *= 16777619u;
+        }
+        return (int)(hash % (uint)shardCount);
+    }
+}

@@ -86,6 +86,12 @@ public enum DeactivationReason
 
     /// <summary>Activation failed (OnActivateAsync or reading state threw).</summary>
     ActivationFailed,
+
+    /// <summary>
+    /// A write or clear of its persistent state failed, so its memory may hold changes storage does not have (or a stale
+    /// ETag); the next call gets a fresh activation that reads what storage holds.
+    /// </summary>
+    StateWriteFailed,
 }
 
 /// <summary>What a grain instance sees of its activation; implemented by the runtime.</summary>

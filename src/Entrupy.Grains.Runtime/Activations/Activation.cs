@@ -400,6 +400,11 @@ internal sealed class Activation : IGrainContext, IThreadPoolWorkItem, ILocalRou
             grain.Context = this;
             Instance = grain;
             _states = states;
+            foreach (var state in _states)
+            {
+                if (state is Persistence.IStateWriteFailureSource source)
+                    source.WriteFailed = () => RequestDeactivation(DeactivationReason.StateWriteFailed);
+            }
             ClassInfo.Counters.ActivationCreated();
             foreach (var state in _states) await state.ReadStateAsync(timeout.Token);
             await grain.OnActivateAsync(timeout.Token);

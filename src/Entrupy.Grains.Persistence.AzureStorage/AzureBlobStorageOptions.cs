@@ -21,8 +21,15 @@ public sealed class AzureBlobStorageOptions
     /// <summary>Time limit for opening a TCP connection; small, so a stopped endpoint fails fast.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>Back-off before the second try; doubled for each further try, with ±50 % jitter.</summary>
+    /// <summary>Back-off before the second try; doubled for each further try, with ±50 % jitter (longer if Azure sends Retry-After).</summary>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Total time one operation may take, tries and back-offs included: no try runs, and no back-off waits, past it.
+    /// This is the bound on how long a grain call waits for storage before it fails with
+    /// <see cref="StorageUnavailableException"/> (which the API answers as 503).
+    /// </summary>
+    public TimeSpan RetryBudget { get; set; } = TimeSpan.FromSeconds(6);
 
     internal AzureBlobStorageOptions Clone() => (AzureBlobStorageOptions)MemberwiseClone();
 
@@ -36,6 +43,7 @@ public sealed class AzureBlobStorageOptions
         if (AttemptTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(AttemptTimeout), AttemptTimeout, "Must be positive.");
         if (ConnectTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), ConnectTimeout, "Must be positive.");
         if (RetryBaseDelay < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(RetryBaseDelay), RetryBaseDelay, "Must not be negative.");
+        if (RetryBudget <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(RetryBudget), RetryBudget, "Must be positive.");
     }
 
     internal static bool IsValidContainerName(string? name)

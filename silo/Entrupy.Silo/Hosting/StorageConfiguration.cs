@@ -20,7 +20,8 @@ public static class StorageConfiguration
     /// Registers the provider named by <c>Storage:Provider</c> as the default provider.
     /// sqlite: <c>Storage:Sqlite:Path</c> (default <c>.data/entrupy.db</c> under the working directory);
     /// azure: connection string from <c>Storage:Azure:ConnectionString</c>, <c>ConnectionStrings:AzureStorage</c> or
-    /// <c>AZURE_STORAGE_CONNECTION_STRING</c>, container <c>Storage:Azure:Container</c> (default <c>grainstate</c>).
+    /// <c>AZURE_STORAGE_CONNECTION_STRING</c>, container <c>Storage:Azure:Container</c> (default <c>grainstate</c>), retry and
+    /// timeout settings <c>Storage:Azure:RetryBudget</c>, <c>AttemptTimeout</c>, <c>MaxAttempts</c>, ... (AzureBlobStorageOptions).
     /// </summary>
     /// <exception cref="InvalidOperationException">An unknown provider or a missing connection string, with the key to set.</exception>
     public static StorageSelection AddConfiguredGrainStorage(this IServiceCollection services, IConfiguration configuration)
@@ -39,7 +40,14 @@ public static class StorageConfiguration
                         "Storage:Provider is 'azure' but no connection string is set: set Storage:Azure:ConnectionString, " +
                         "ConnectionStrings:AzureStorage or AZURE_STORAGE_CONNECTION_STRING (UseDevelopmentStorage=true for Azurite).");
                 var container = configuration["Storage:Azure:Container"] ?? "grainstate";
-                services.AddAzureBlobGrainStorage(GrainStorageNames.Default, connectionString, container);
+                services.AddAzureBlobGrainStorage(GrainStorageNames.Default, connectionString, container, options =>
+                {
+                    // Storage:Azure:{MaxAttempts,AttemptTimeout,ConnectTimeout,RetryBaseDelay,RetryBudget}; the two
+                    // resolved above win over whatever the section says.
+                    configuration.GetSection("Storage:Azure").Bind(options);
+                    options.ConnectionString = connectionString;
+                    options.ContainerName = container;
+                });
                 return new StorageSelection(provider, container);
             case "memory":
                 services.AddMemoryGrainStorage();

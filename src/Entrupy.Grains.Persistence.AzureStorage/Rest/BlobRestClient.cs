@@ -26,8 +26,8 @@ internal sealed record BlobListItem(string Name, string ETag, long Length, DateT
 
 /// <summary>
 /// A minimal Azure Blob Storage REST client (Shared Key, API version <see cref="ApiVersion"/>) with bounded retries.
-/// Transient failures (connection refused, timeouts, 408/429/5xx) are retried with exponential back-off and jitter, then
-/// surface as <see cref="StorageUnavailableException"/>; other failures as <see cref="GrainStorageException"/> carrying
+/// Transient failures (connection refused, timeouts, 408/429/500/502/503/504) are retried with exponential back-off and
+/// jitter, within a total time budget, then surface as <see cref="StorageUnavailableException"/>; other failures as <see cref="GrainStorageException"/> carrying
 /// Azure's error code and message. Precondition failures are returned to the caller, which knows what they mean.
 /// </summary>
 internal sealed class BlobRestClient : IDisposable
@@ -240,33 +240,42 @@ internal sealed class BlobRestClient : IDisposable
 
     private readonly record struct SendResult(HttpResponseMessage Response, bool EarlierTryMayHaveApplied, string? EarlierFailure);
 
-    /// <summary>Sends with bounded retries; returns the first non-transient answer (success or not) for the caller to judge.</summary>
+    /// <summary>
+    /// Sends with bounded retries; returns the first non-transient answer (success or not) for the caller to judge.
+    /// Bounded twice: at most <see cref="AzureBlobStorageOptions.MaxAttempts"/> tries, and no try or back-off runs past
+    /// <see cref="AzureBlobStorageOptions.RetryBudget"/> from the start, so a caller always hears back within the budget.
+    /// </summary>
     private async Task<SendResult> SendAsync(string operation, Func<HttpRequestMessage> createRequest, CancellationToken cancellationToken)
     {
         var started = Stopwatch.StartNew();
+        var budget = _options.RetryBudget;
         var mayHaveApplied = false;
         string? lastFailure = null;
         Exception? lastException = null;
         for (var attempt = 1; ; attempt++)
         {
+            // The last try gets what is left of the budget, never more than its own limit.
+            var attemptLimit = Min(_options.AttemptTimeout, budget - started.Elapsed);
             using var attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            attemptTimeout.CancelAfter(_options.AttemptTimeout);
+            attemptTimeout.CancelAfter(attemptLimit > TimeSpan.Zero ? attemptLimit : TimeSpan.FromMilliseconds(1));
             using var request = createRequest();
             request.Headers.TryAddWithoutValidation("x-ms-version", ApiVersion);
             _signer.Sign(request, DateTimeOffset.UtcNow);
             bool sent;
+            TimeSpan? retryAfter = null;
             try
             {
                 var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, attemptTimeout.Token).ConfigureAwait(false);
                 if (!IsTransient(response.StatusCode)) return new SendResult(response, mayHaveApplied, lastFailure);
                 lastFailure = $"HTTP {(int)response.StatusCode} {await ErrorSummaryAsync(response).ConfigureAwait(false)}";
                 lastException = null;
+                retryAfter = response.Headers.RetryAfter?.Delta;
                 response.Dispose();
                 sent = true;
             }
             catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
             {
-                lastFailure = $"no answer within {_options.AttemptTimeout.TotalSeconds:0.###} s";
+                lastFailure = $"no answer within {attemptLimit.TotalSeconds:0.###} s";
                 lastException = ex;
                 sent = true;
             }
@@ -281,21 +290,30 @@ internal sealed class BlobRestClient : IDisposable
 
             // A write is only "maybe applied" when it reached the server; reads are harmless either way.
             mayHaveApplied |= sent && request.Method != HttpMethod.Get && request.Method != HttpMethod.Head;
-            if (attempt >= _options.MaxAttempts)
+            var backoff = _options.RetryBaseDelay * Math.Pow(2, attempt - 1) * (0.5 + Random.Shared.NextDouble());
+            if (retryAfter is { } serverAsked && serverAsked > backoff) backoff = serverAsked;
+            // Give up rather than start a try that could not finish inside the budget: a fast, honest 503 beats a late one.
+            if (attempt >= _options.MaxAttempts || started.Elapsed + backoff >= budget)
             {
                 throw new StorageUnavailableException(
-                    $"Azure Blob Storage at {_endpointBase} is unavailable: {operation} failed {attempt} times in " +
-                    $"{started.Elapsed.TotalSeconds:0.0} s; last: {lastFailure}.", lastException);
+                    $"Azure Blob Storage at {_endpointBase} is unavailable: {operation} failed {attempt} time{(attempt == 1 ? "" : "s")} in " +
+                    $"{started.Elapsed.TotalSeconds:0.0} s (retry budget {budget.TotalSeconds:0.#} s); last: {lastFailure}.", lastException);
             }
 
-            var backoff = _options.RetryBaseDelay * Math.Pow(2, attempt - 1) * (0.5 + Random.Shared.NextDouble());
             await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private static bool IsTransient(HttpStatusCode status)
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    /// <summary>
+    /// Worth another try: timeouts, throttling and the server errors Azure documents as transient. Never 409/412 (a
+    /// precondition is an answer, not a failure), nor 501/505 and other 4xx, which a retry cannot change.
+    /// </summary>
+    internal static bool IsTransient(HttpStatusCode status)
         => status is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests
-           || (int)status >= 500;
+            or HttpStatusCode.InternalServerError or HttpStatusCode.BadGateway
+            or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout;
 
     private async Task<Exception> FailureAsync(string operation, HttpResponseMessage response)
     {

@@ -20,6 +20,13 @@ public interface IIndexShardGrain : IGrainWithIntegerKey
 
     /// <summary>Counts and persistence figures, for health and the dashboard.</summary>
     Task<IndexShardStatus> GetStatus();
+
+    /// <summary>
+    /// Writes a snapshot now if updates arrived since the last one (e.g. before a planned shutdown), then trims the
+    /// journal it covers; returns the status afterwards. Snapshots are otherwise written every
+    /// <c>RegistryOptions.SnapshotEveryUpdates</c> updates and on deactivation.
+    /// </summary>
+    Task<IndexShardStatus> WriteSnapshot();
 }
 
 /// <summary>An item's entry in its shard.</summary>
@@ -36,13 +43,20 @@ public sealed record IndexEntry
 
     /// <summary>The fingerprint's global vector (L2-normalised).</summary>
     public float[] GlobalVector { get; init; } = [];
+
+    /// <summary>Where the registration's fingerprints are stored (<c>FingerprintRegistration.FingerprintReference</c>), handed back with hits so a trace can re-score without asking the item first.</summary>
+    public string? FingerprintReference { get; init; }
 }
 
 /// <summary>A nearest-neighbour hit.</summary>
 /// <param name="CustomerItemId">The item.</param>
 /// <param name="RegistrationNumber">Registration the vector came from.</param>
 /// <param name="Similarity">Inner product with the query (higher is nearer).</param>
-public sealed record IndexHit(string CustomerItemId, int RegistrationNumber, float Similarity);
+public sealed record IndexHit(string CustomerItemId, int RegistrationNumber, float Similarity)
+{
+    /// <summary>The entry's <see cref="IndexEntry.FingerprintReference"/>.</summary>
+    public string? FingerprintReference { get; init; }
+}
 
 /// <summary>State of one shard.</summary>
 public sealed record IndexShardStatus
@@ -61,6 +75,9 @@ public sealed record IndexShardStatus
 
     /// <summary>Journal sequence the latest snapshot covers.</summary>
     public long SnapshotSequence { get; init; }
+
+    /// <summary>Bytes of the latest snapshot (0 before the first).</summary>
+    public long SnapshotBytes { get; init; }
 }
 
 /// <summary>Which shard an item belongs to: a stable hash, the same on every machine and run.</summary>

@@ -9,12 +9,21 @@ namespace Entrupy.Registry;
 /// </summary>
 public interface IItemGrain : IGrainWithStringKey
 {
-    /// <summary>Registers a fingerprint. An earlier current registration is kept, marked superseded.</summary>
+    /// <summary>
+    /// Registers a fingerprint. An earlier current registration is kept, marked superseded. A request carrying a
+    /// <see cref="RegistrationRequest.RequestId"/> already in the lineage returns that entry and changes nothing.
+    /// </summary>
     /// <exception cref="RegistryValidationException">A field breaks its rule.</exception>
     Task<FingerprintRegistration> Register(RegistrationRequest request);
 
     /// <summary>The full view: lineage, custody, authentications, links.</summary>
     Task<ItemView> GetItem();
+
+    /// <summary>The current registration (latest not superseded), or null; cheaper than <see cref="GetItem"/> for a compare.</summary>
+    Task<FingerprintRegistration?> GetCurrentRegistration();
+
+    /// <summary>The latest custody event, or null; what a trace shows beside each candidate.</summary>
+    Task<CustodyEvent?> GetLastCustodyEvent();
 
     /// <summary>Appends a custody event to the hash chain (idempotent by eventID).</summary>
     /// <exception cref="InvalidCustodyEventException">bizStep, disposition, a location id or the eventID breaks its rule.</exception>

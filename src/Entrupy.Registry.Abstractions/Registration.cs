@@ -38,6 +38,12 @@ public sealed record RegistrationRequest
 
     /// <summary>Why the previous registration is superseded (e.g. "repaired"), for a re-registration.</summary>
     public string? SupersedeReason { get; init; }
+
+    /// <summary>
+    /// Optional idempotency id (at most 256 characters): a second request with the same id on the same item returns
+    /// the entry the first one created instead of adding another.
+    /// </summary>
+    public string? RequestId { get; init; }
 }
 
 /// <summary>One entry of an item's fingerprint lineage. Entries are never removed; re-registration supersedes.</summary>
@@ -78,6 +84,9 @@ public sealed record FingerprintRegistration
 
     /// <summary>Captures combined into the fingerprint.</summary>
     public int CaptureCount { get; init; }
+
+    /// <summary>The <see cref="RegistrationRequest.RequestId"/> that created the entry, if any.</summary>
+    public string? RequestId { get; init; }
 
     /// <summary>When a later registration superseded this one; null while it is current.</summary>
     public DateTimeOffset? SupersededAt { get; init; }

@@ -38,28 +38,13 @@ public sealed class ItemGrain([PersistentState("item")] IPersistentState<ItemSta
     public async Task<FingerprintRegistration> Register(RegistrationRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        ValidateRegistration(request);
+        // A retry is answered from the lineage before anything else, so it gets the first answer even if the item
+        // was linked or re-registered since.
+        if (request.RequestId is not null && Item.Registrations.Find(r => r.RequestId == request.RequestId) is { } done) return done;
         ThrowIfLinked();
-        RequireText("model_id", request.ModelId, required: true);
-        RequireText("model_version", request.ModelVersion, required: true);
-        RequireText("device_id", request.DeviceId);
-        RequireText("operator_id", request.OperatorId);
-        RequireText("location", request.Location);
-        RequireText("supersede_reason", request.SupersedeReason);
-        RequireFinite("quality", request.Quality);
-        if (request.CaptureCount < 1)
-            throw new RegistryValidationException("capture_count", request.CaptureCount.ToString(System.Globalization.CultureInfo.InvariantCulture), "capture_count must be at least 1");
-        if (request.CapturedAt == default)
-            throw new RegistryValidationException("captured_at", null, "captured_at is required");
-        if ((request.Fingerprint is { Length: > 0 }) == (request.FingerprintReference is { Length: > 0 }))
-            throw new RegistryValidationException("fingerprint", null, "exactly one of fingerprint (non-empty bytes) and fingerprint_reference is required");
-        RequireText("fingerprint_reference", request.FingerprintReference, maxLength: 2048);
-        if (request.Epc is not null)
-        {
-            if (!EpcisIdentifiers.IsValidItemEpc(request.Epc))
-                throw new RegistryValidationException("epc", request.Epc, EpcisIdentifiers.ItemEpcRule);
-            if (Item.Epc is not null && Item.Epc != request.Epc)
-                throw new RegistryConflictException($"Item '{key}' already has EPC '{Item.Epc}'; it cannot change to '{request.Epc}'.");
-        }
+        if (request.Epc is not null && Item.Epc is not null && Item.Epc != request.Epc)
+            throw new RegistryConflictException($"Item '{key}' already has EPC '{Item.Epc}'; it cannot change to '{request.Epc}'.");
 
         var now = clock.GetUtcNow();
         var number = Item.Registrations.Count + 1;
@@ -88,6 +73,7 @@ public sealed class ItemGrain([PersistentState("item")] IPersistentState<ItemSta
             Fingerprint = request.Fingerprint is null ? null : (byte[])request.Fingerprint.Clone(),
             FingerprintReference = request.FingerprintReference,
             CaptureCount = request.CaptureCount,
+            RequestId = request.RequestId,
         };
         Item.Registrations.Add(registration);
         Item.Epc ??= request.Epc;
@@ -99,22 +85,17 @@ public sealed class ItemGrain([PersistentState("item")] IPersistentState<ItemSta
     public Task<ItemView> GetItem() => Task.FromResult(BuildView());
 
     /// <inheritdoc />
+    public Task<FingerprintRegistration?> GetCurrentRegistration() => Task.FromResult(Item.Registrations.FindLast(r => !r.IsSuperseded));
+
+    /// <inheritdoc />
+    public Task<CustodyEvent?> GetLastCustodyEvent() => Task.FromResult(Item.CustodyEvents.Count == 0 ? null : Item.CustodyEvents[^1]);
+
+    /// <inheritdoc />
     public async Task<CustodyEvent> AddCustodyEvent(CustodyEventRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
         ThrowIfLinked();
-        if (!Enum.IsDefined(request.Action))
-            throw new InvalidCustodyEventException("action", request.Action.ToString(), "action must be ADD, OBSERVE or DELETE");
-        var bizStep = CbvVocabulary.NormalizeBizStep(request.BizStep);
-        var disposition = request.Disposition is null ? null : CbvVocabulary.NormalizeDisposition(request.Disposition);
-        if (request.ReadPointId is not null && !EpcisIdentifiers.IsValidLocationId(request.ReadPointId))
-            throw new InvalidCustodyEventException("read_point", request.ReadPointId, EpcisIdentifiers.LocationRule);
-        if (request.BizLocationId is not null && !EpcisIdentifiers.IsValidLocationId(request.BizLocationId))
-            throw new InvalidCustodyEventException("biz_location", request.BizLocationId, EpcisIdentifiers.LocationRule);
-        if (request.EventTime == default)
-            throw new InvalidCustodyEventException("event_time", null, "eventTime is required, with its time zone offset");
-        if (request.EventId is not null && !EpcisIdentifiers.IsValidEventId(request.EventId))
-            throw new InvalidCustodyEventException("event_id", request.EventId, EpcisIdentifiers.EventIdRule);
+        var (bizStep, disposition) = ValidateCustodyEvent(request);
 
         if (request.EventId is not null && Item.CustodyEvents.Find(e => e.EventId == request.EventId) is { } existing)
         {
@@ -275,6 +256,53 @@ public sealed class ItemGrain([PersistentState("item")] IPersistentState<ItemSta
         LinkedTo = Item.LinkedTo,
         LinkedFrom = [.. Item.LinkedFrom],
     };
+
+    /// <summary>
+    /// The state-free checks of <see cref="Register"/>, shared with the item registry so a bad request is refused
+    /// before its fingerprints are stored.
+    /// </summary>
+    /// <exception cref="RegistryValidationException">A field breaks its rule.</exception>
+    internal static void ValidateRegistration(RegistrationRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        RequireText("model_id", request.ModelId, required: true);
+        RequireText("model_version", request.ModelVersion, required: true);
+        RequireText("device_id", request.DeviceId);
+        RequireText("operator_id", request.OperatorId);
+        RequireText("location", request.Location);
+        RequireText("supersede_reason", request.SupersedeReason);
+        RequireText("request_id", request.RequestId);
+        RequireFinite("quality", request.Quality);
+        if (request.CaptureCount < 1)
+            throw new RegistryValidationException("capture_count", request.CaptureCount.ToString(System.Globalization.CultureInfo.InvariantCulture), "capture_count must be at least 1");
+        if (request.CapturedAt == default)
+            throw new RegistryValidationException("captured_at", null, "captured_at is required");
+        if ((request.Fingerprint is { Length: > 0 }) == (request.FingerprintReference is { Length: > 0 }))
+            throw new RegistryValidationException("fingerprint", null, "exactly one of fingerprint (non-empty bytes) and fingerprint_reference is required");
+        RequireText("fingerprint_reference", request.FingerprintReference, maxLength: 2048);
+        if (request.Epc is not null && !EpcisIdentifiers.IsValidItemEpc(request.Epc))
+            throw new RegistryValidationException("epc", request.Epc, EpcisIdentifiers.ItemEpcRule);
+    }
+
+    /// <summary>The state-free checks of <see cref="AddCustodyEvent"/>; returns the bare bizStep and disposition.</summary>
+    /// <exception cref="InvalidCustodyEventException">A field breaks its rule.</exception>
+    internal static (string BizStep, string? Disposition) ValidateCustodyEvent(CustodyEventRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!Enum.IsDefined(request.Action))
+            throw new InvalidCustodyEventException("action", request.Action.ToString(), "action must be ADD, OBSERVE or DELETE");
+        var bizStep = CbvVocabulary.NormalizeBizStep(request.BizStep);
+        var disposition = request.Disposition is null ? null : CbvVocabulary.NormalizeDisposition(request.Disposition);
+        if (request.ReadPointId is not null && !EpcisIdentifiers.IsValidLocationId(request.ReadPointId))
+            throw new InvalidCustodyEventException("read_point", request.ReadPointId, EpcisIdentifiers.LocationRule);
+        if (request.BizLocationId is not null && !EpcisIdentifiers.IsValidLocationId(request.BizLocationId))
+            throw new InvalidCustodyEventException("biz_location", request.BizLocationId, EpcisIdentifiers.LocationRule);
+        if (request.EventTime == default)
+            throw new InvalidCustodyEventException("event_time", null, "eventTime is required, with its time zone offset");
+        if (request.EventId is not null && !EpcisIdentifiers.IsValidEventId(request.EventId))
+            throw new InvalidCustodyEventException("event_id", request.EventId, EpcisIdentifiers.EventIdRule);
+        return (bizStep, disposition);
+    }
 
     private async Task PersistAsync()
     {

@@ -1,5 +1,12 @@
+using Entrupy.Fingerprinting;
+using Entrupy.Grains;
 using Entrupy.Grains.Runtime;
+using Entrupy.Registry.Fingerprints;
+using Entrupy.Registry.Index;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Entrupy.Registry;
 
@@ -7,26 +14,53 @@ namespace Entrupy.Registry;
 public static class RegistrySiloBuilderExtensions
 {
     /// <summary>
-    /// Adds <see cref="ItemGrain"/> and, when given, <paramref name="options"/>. The grains keep their state in the
-    /// silo's default storage provider (e.g. <c>AddSqliteGrainStorage(path)</c>), which must be registered too.
+    /// Adds the registry grains (<see cref="ItemGrain"/>, the index shards, the fingerprint sets) and the services
+    /// they use (<see cref="RegistryServiceCollectionExtensions.AddItemRegistry"/>: options, the fingerprint model,
+    /// <see cref="IItemRegistry"/>). The grains keep their state in the silo's default storage provider
+    /// (e.g. <c>AddSqliteGrainStorage(path)</c>), which must be registered too.
     /// </summary>
     /// <exception cref="ArgumentException">An option is malformed.</exception>
     public static SiloBuilder AddRegistryGrains(this SiloBuilder builder, RegistryOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        builder.ConfigureServices(s => s.AddItemRegistry(options));
+        return builder.AddGrain<ItemGrain>().AddGrain<IndexShardGrain>().AddGrain<FingerprintSetGrain>();
+    }
+}
+
+/// <summary>Registers the item registry service.</summary>
+public static class RegistryServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers <see cref="IItemRegistry"/> (singleton) with what it needs: <paramref name="options"/> (replacing
+    /// any registered before; when null, <see cref="RegistryOptions.Default"/> unless some are registered), and,
+    /// unless already registered, <see cref="FingerprintModel.LoadDefault"/> (loaded on first use) and a
+    /// <see cref="FingerprintMatcher"/> over it. The silo must host the registry grains
+    /// (<see cref="RegistrySiloBuilderExtensions.AddRegistryGrains"/>) and provide <see cref="IGrainFactory"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">An option is malformed.</exception>
+    public static IServiceCollection AddItemRegistry(this IServiceCollection services, RegistryOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
         if (options is not null)
         {
-            RequireHttpsBase(options.ItemUriBase, nameof(options.ItemUriBase));
-            RequireHttpsBase(options.ExtensionNamespace, nameof(options.ExtensionNamespace));
-            builder.ConfigureServices(s => s.AddSingleton(options));
+            options.Validate();
+            services.Replace(ServiceDescriptor.Singleton(options));
+        }
+        else
+        {
+            services.TryAddSingleton(RegistryOptions.Default);
         }
 
-        return builder.AddGrain<ItemGrain>();
-    }
-
-    private static void RequireHttpsBase(string value, string name)
-    {
-        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttps || !value.EndsWith('/'))
-            throw new ArgumentException($"RegistryOptions.{name} must be an absolute https URI ending with '/', not '{value}'.", name);
+        services.TryAddSingleton(_ => FingerprintModel.LoadDefault());
+        services.TryAddSingleton(sp => new FingerprintMatcher(sp.GetRequiredService<FingerprintModel>()));
+        services.TryAddSingleton<IItemRegistry>(sp => new ItemRegistry(
+            sp.GetRequiredService<IGrainFactory>(),
+            sp.GetRequiredService<FingerprintModel>(),
+            sp.GetRequiredService<FingerprintMatcher>(),
+            sp.GetRequiredService<RegistryOptions>(),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            sp.GetService<ILogger<ItemRegistry>>() ?? NullLogger<ItemRegistry>.Instance));
+        return services;
     }
 }

@@ -1,0 +1,36 @@
+using Entrupy.Grains;
+
+namespace Entrupy.Registry;
+
+/// <summary>
+/// The enrolment fingerprints of one registration (one per capture), stored write-once outside the item's state so
+/// the ~400 KB per capture is not rewritten by every custody event. Key: <c>{tenantId}/{customerItemId}/{setId}</c>
+/// (the item registry derives <c>setId</c> from the registration's request id, so a retry lands on the same set).
+/// An activation keeps the deserialized fingerprints in memory, so repeated compares cost only the matching;
+/// idle collection frees them.
+/// </summary>
+public interface IFingerprintSetGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Stores the serialized fingerprints (<c>Fingerprint.ToBytes()</c>) once; durable when this returns. Returns
+    /// true when this call stored them, false when the set already existed (then nothing changes: the first set wins).
+    /// </summary>
+    /// <exception cref="RegistryValidationException">No fingerprints, too many, or an empty one.</exception>
+    Task<bool> Store(byte[][] fingerprints);
+
+    /// <summary>The set's vector for the 1:N index: the L2-normalised mean of its captures' global vectors.</summary>
+    /// <exception cref="RegistryNotFoundException">Nothing was stored under this key.</exception>
+    Task<float[]> GetIndexVector();
+
+    /// <summary>Scores each probe against every stored capture; the best pair decides.</summary>
+    /// <exception cref="RegistryNotFoundException">Nothing was stored under this key.</exception>
+    /// <exception cref="RegistryValidationException">A probe is not a fingerprint of the loaded model.</exception>
+    /// <exception cref="RegistryConflictException">The stored fingerprints cannot be compared (another model, or damaged).</exception>
+    Task<FingerprintSetMatch> Compare(byte[][] probes);
+}
+
+/// <summary>The best score of a compare against a fingerprint set.</summary>
+/// <param name="Score">Inlier count of the best probe/capture pair.</param>
+/// <param name="BestProbe">Index of that probe.</param>
+/// <param name="BestCapture">Index of that capture.</param>
+public sealed record FingerprintSetMatch(int Score, int BestProbe, int BestCapture);

@@ -1,0 +1,30 @@
+using Entrupy.Fingerprinting;
+
+namespace Entrupy.Registry.Fingerprints;
+
+/// <summary>The one vector an item has in the 1:N index.</summary>
+internal static class IndexVectors
+{
+    /// <summary>
+    /// One capture: its global vector as is (so index similarities equal the fingerprint's own inner products).
+    /// Several: the L2-normalised mean, which stays nearest to probes of any of the captured spots.
+    /// </summary>
+    public static float[] Of(IReadOnlyList<Fingerprint> captures)
+    {
+        ArgumentNullException.ThrowIfNull(captures);
+        if (captures.Count == 0) throw new ArgumentException("At least one capture is needed.", nameof(captures));
+        if (captures.Count == 1) return captures[0].GlobalVectorArray();
+        var sum = new double[captures[0].GlobalVector.Length];
+        foreach (var capture in captures)
+        {
+            var vector = capture.GlobalVector;
+            if (vector.Length != sum.Length) throw new ArgumentException("Captures have global vectors of different lengths.", nameof(captures));
+            for (var i = 0; i < sum.Length; i++) sum[i] += vector[i];
+        }
+        var norm = Math.Sqrt(sum.Sum(v => v * v));
+        var result = new float[sum.Length];
+        if (norm == 0) return result;
+        for (var i = 0; i < sum.Length; i++) result[i] = (float)(sum[i] / norm);
+        return result;
+    }
+}

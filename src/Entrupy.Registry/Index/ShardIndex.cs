@@ -1,0 +1,202 @@
+using System.Text;
+using Entrupy.Native.Faiss;
+
+namespace Entrupy.Registry.Index;
+
+/// <summary>
+/// The in-memory side of one index shard: per tenant a FAISS inner-product index and its id maps. Not thread-safe
+/// (the shard grain runs one turn at a time). Every change arrives as a <see cref="JournalRecord"/>, so replaying the
+/// journal rebuilds exactly the same index: the FAISS id of a vector is the sequence of the record that added it.
+/// </summary>
+internal sealed class ShardIndex : IDisposable
+{
+    private const uint SnapshotMagic = 0x53584945; // "EIXS"
+    private const int SnapshotFormatVersion = 1;
+
+    // One FAISS index per tenant: a search can only ever see the asking tenant's vectors.
+    private readonly Dictionary<string, TenantIndex> tenants = new(StringComparer.Ordinal);
+
+    public ShardIndex(int dimension)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dimension);
+        Dimension = dimension;
+    }
+
+    /// <summary>Length of every vector.</summary>
+    public int Dimension { get; }
+
+    /// <summary>Vectors held, all tenants.</summary>
+    public int ItemCount => tenants.Values.Sum(t => t.Items.Count);
+
+    /// <summary>Tenants with at least one vector.</summary>
+    public int TenantCount => tenants.Values.Count(t => t.Items.Count > 0);
+
+    /// <summary>
+    /// Whether an upsert of <paramref name="registrationNumber"/> would change anything: false when the item already
+    /// holds that or a later registration, or when that or a later one was removed.
+    /// </summary>
+    public bool AcceptsUpsert(string tenantId, string customerItemId, int registrationNumber)
+    {
+        if (!tenants.TryGetValue(tenantId, out var tenant)) return true;
+        if (tenant.Items.TryGetValue(customerItemId, out var slot) && slot.RegistrationNumber >= registrationNumber) return false;
+        return !(tenant.Removed.TryGetValue(customerItemId, out var removed) && removed >= registrationNumber);
+    }
+
+    /// <summary>Whether the item has a vector.</summary>
+    public bool Contains(string tenantId, string customerItemId) =>
+        tenants.TryGetValue(tenantId, out var tenant) && tenant.Items.ContainsKey(customerItemId);
+
+    /// <summary>Applies a journalled change (live or replayed).</summary>
+    public void Apply(JournalRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        if (!tenants.TryGetValue(record.TenantId, out var tenant))
+        {
+            if (record.Operation == JournalOperation.Remove) return;
+            tenants[record.TenantId] = tenant = new TenantIndex();
+        }
+
+        if (tenant.Items.Remove(record.CustomerItemId, out var old))
+        {
+            tenant.Index!.Remove([old.Id]);
+            tenant.ItemOfId.Remove(old.Id);
+            if (record.Operation == JournalOperation.Remove) tenant.Removed[record.CustomerItemId] = old.RegistrationNumber;
+        }
+
+        if (record.Operation == JournalOperation.Upsert)
+        {
+            var vector = record.Vector ?? throw new InvalidDataException($"Index journal record {record.Sequence} is an upsert without a vector.");
+            tenant.Index ??= FaissIndex.Create(Dimension, "Flat", FaissMetric.InnerProduct);
+            tenant.Index.Add(vector, [record.Sequence]);
+            tenant.Items[record.CustomerItemId] = new Slot(record.Sequence, record.RegistrationNumber, record.FingerprintReference);
+            tenant.ItemOfId[record.Sequence] = record.CustomerItemId;
+            tenant.Removed.Remove(record.CustomerItemId);
+        }
+    }
+
+    /// <summary>The <paramref name="k"/> nearest vectors of one tenant, nearest first.</summary>
+    public IndexHit[] Search(string tenantId, ReadOnlySpan<float> vector, int k)
+    {
+        if (!tenants.TryGetValue(tenantId, out var tenant) || tenant.Items.Count == 0 || tenant.Index is null) return [];
+        var result = tenant.Index.Search(vector, Math.Min(k, tenant.Items.Count));
+        var hits = new List<IndexHit>(result.K);
+        for (var i = 0; i < result.K; i++)
+        {
+            var id = result.Ids[i];
+            if (id < 0 || !tenant.ItemOfId.TryGetValue(id, out var item)) continue;
+            var slot = tenant.Items[item];
+            hits.Add(new IndexHit(item, slot.RegistrationNumber, result.Distances[i]) { FingerprintReference = slot.FingerprintReference });
+        }
+        return [.. hits];
+    }
+
+    /// <summary>Serializes every tenant's FAISS index and id maps (deterministic: tenants and items in ordinal order).</summary>
+    public byte[] Serialize(int shard, long sequence)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(SnapshotMagic);
+            w.Write(SnapshotFormatVersion);
+            w.Write(shard);
+            w.Write(sequence);
+            w.Write(Dimension);
+            var kept = tenants.Where(t => t.Value.Items.Count > 0 || t.Value.Removed.Count > 0).OrderBy(t => t.Key, StringComparer.Ordinal).ToList();
+            w.Write(kept.Count);
+            foreach (var (tenantId, tenant) in kept)
+            {
+                w.Write(tenantId);
+                w.Write(tenant.Items.Count);
+                foreach (var (item, slot) in tenant.Items.OrderBy(i => i.Key, StringComparer.Ordinal))
+                {
+                    w.Write(item);
+                    w.Write(slot.Id);
+                    w.Write(slot.RegistrationNumber);
+                    w.Write(slot.FingerprintReference is not null);
+                    if (slot.FingerprintReference is not null) w.Write(slot.FingerprintReference);
+                }
+                w.Write(tenant.Removed.Count);
+                foreach (var (item, number) in tenant.Removed.OrderBy(i => i.Key, StringComparer.Ordinal))
+                {
+                    w.Write(item);
+                    w.Write(number);
+                }
+                var faiss = tenant.Index?.Serialize() ?? [];
+                w.Write(faiss.Length);
+                w.Write(faiss);
+            }
+        }
+        return buffer.ToArray();
+    }
+
+    /// <summary>Rebuilds an index from <see cref="Serialize"/> output; returns it and the sequence it covers.</summary>
+    /// <exception cref="InvalidDataException">The bytes are not a snapshot of this shard and dimension.</exception>
+    public static (ShardIndex Index, long Sequence) Deserialize(byte[] data, int shard, int dimension)
+    {
+        var index = new ShardIndex(dimension);
+        try
+        {
+            using var stream = new MemoryStream(data, writable: false);
+            using var r = new BinaryReader(stream, Encoding.UTF8);
+            if (r.ReadUInt32() != SnapshotMagic) throw new InvalidDataException("Not an index shard snapshot.");
+            var format = r.ReadInt32();
+            if (format != SnapshotFormatVersion) throw new InvalidDataException($"Index snapshot format {format} is not supported (this build reads {SnapshotFormatVersion}).");
+            var storedShard = r.ReadInt32();
+            if (storedShard != shard) throw new InvalidDataException($"The snapshot belongs to shard {storedShard}, not {shard}.");
+            var sequence = r.ReadInt64();
+            var storedDimension = r.ReadInt32();
+            if (storedDimension != dimension) throw new InvalidDataException($"The snapshot holds {storedDimension}-d vectors; the model's are {dimension}-d.");
+            var tenantCount = r.ReadInt32();
+            for (var t = 0; t < tenantCount; t++)
+            {
+                var tenant = new TenantIndex();
+                index.tenants[r.ReadString()] = tenant;
+                var items = r.ReadInt32();
+                for (var i = 0; i < items; i++)
+                {
+                    var item = r.ReadString();
+                    var slot = new Slot(r.ReadInt64(), r.ReadInt32(), r.ReadBoolean() ? r.ReadString() : null);
+                    tenant.Items[item] = slot;
+                    tenant.ItemOfId[slot.Id] = item;
+                }
+                var removed = r.ReadInt32();
+                for (var i = 0; i < removed; i++) tenant.Removed[r.ReadString()] = r.ReadInt32();
+                var faiss = r.ReadBytes(r.ReadInt32());
+                if (faiss.Length > 0) tenant.Index = FaissIndex.Deserialize(faiss);
+                if ((tenant.Index?.Count ?? 0) != tenant.Items.Count)
+                    throw new InvalidDataException($"Index snapshot: a tenant's FAISS index holds {tenant.Index?.Count ?? 0} vectors for {tenant.Items.Count} items.");
+            }
+            if (stream.Position != stream.Length) throw new InvalidDataException("Index snapshot: trailing bytes.");
+            return (index, sequence);
+        }
+        catch (Exception ex) when (ex is EndOfStreamException or FaissException)
+        {
+            index.Dispose();
+            throw new InvalidDataException($"Corrupt index snapshot: {ex.Message}", ex);
+        }
+        catch
+        {
+            index.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var tenant in tenants.Values) tenant.Index?.Dispose();
+        tenants.Clear();
+    }
+
+    private readonly record struct Slot(long Id, int RegistrationNumber, string? FingerprintReference);
+
+    private sealed class TenantIndex
+    {
+        public FaissIndex? Index { get; set; }
+        public Dictionary<string, Slot> Items { get; } = new(StringComparer.Ordinal);
+        public Dictionary<long, string> ItemOfId { get; } = [];
+
+        // Registration number removed last, per item: a late retry of that (or an older) registration stays out.
+        public Dictionary<string, int> Removed { get; } = new(StringComparer.Ordinal);
+    }
+}

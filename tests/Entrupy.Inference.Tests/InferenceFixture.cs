@@ -1,0 +1,76 @@
+using Entrupy.Fingerprinting;
+using Entrupy.Grains.Testing;
+using Entrupy.Native.Imaging;
+using Entrupy.Native.Onnx;
+
+namespace Entrupy.Inference.Tests;
+
+/// <summary>
+/// Two in-process clusters hosting the inference grains (one per batching strategy, so both paths are tested on
+/// every run), a direct engine to compare with, and test captures.
+/// </summary>
+public sealed class InferenceFixture : IAsyncLifetime
+{
+    public TestCluster PerCall { get; private set; } = null!;
+    public TestCluster Coalesced { get; private set; } = null!;
+    public FingerprintModel Model { get; private set; } = null!;
+    public FingerprintEngine Engine { get; private set; } = null!;
+
+    /// <summary>Dev-set captures (256-1024 px, PNG and JPEG, colour and gray): real decoder and resize paths.</summary>
+    public IReadOnlyList<byte[]> Captures { get; private set; } = [];
+
+    /// <summary>The repository (found from the binaries, else from this source file: artifacts may live outside it).</summary>
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    private static string FindRepoRoot([System.Runtime.CompilerServices.CallerFilePath] string sourceFile = "")
+    {
+        foreach (var start in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(sourceFile) ?? "" })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "Entrupy.Grains.sln"))) return dir.FullName;
+        throw new DirectoryNotFoundException($"No Entrupy.Grains.sln above {AppContext.BaseDirectory} or {sourceFile}.");
+    }
+
+    public static string TestData(params string[] parts) => Path.Combine([AppContext.BaseDirectory, "TestData", .. parts]);
+
+    public TestCluster Cluster(ExtractionBatching batching) => batching == ExtractionBatching.PerCall ? PerCall : Coalesced;
+
+    public async Task InitializeAsync()
+    {
+        Model = FingerprintModel.LoadDefault();
+        Engine = new FingerprintEngine(Model, new OnnxSessionOptions { IntraOpThreads = 1 });
+        var folder = Path.Combine(RepoRoot, "models", "fingerprint", "devset", "images");
+        Captures = Directory.EnumerateFiles(folder).Order(StringComparer.Ordinal).Take(8).Select(File.ReadAllBytes).ToList();
+        PerCall = await Deploy(new InferenceOptions { Batching = ExtractionBatching.PerCall });
+        Coalesced = await Deploy(new InferenceOptions { Batching = ExtractionBatching.Coalesced });
+    }
+
+    public static async Task<TestCluster> Deploy(InferenceOptions options)
+    {
+        var builder = new TestClusterBuilder();
+        builder.SiloBuilder.AddInferenceGrains(options);
+        return await builder.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (PerCall is not null) await PerCall.DisposeAsync();
+        if (Coalesced is not null) await Coalesced.DisposeAsync();
+        Engine?.Dispose();
+    }
+
+    /// <summary>A gray PNG from a pixel function.</summary>
+    public static byte[] GrayPng(int width, int height, Func<int, int, int> pixel)
+    {
+        var pixels = new byte[width * height];
+        for (var y = 0; y < height; y++)
+            for (var x = 0; x < width; x++)
+                pixels[y * width + x] = (byte)Math.Clamp(pixel(x, y), 0, 255);
+        return ImageCodec.EncodePng(pixels, width, height, PixelFormat.Gray8);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class InferenceCollection : ICollectionFixture<InferenceFixture>
+{
+    public const string Name = "inference";
+}

@@ -1,8 +1,12 @@
 using Entrupy.Grains.Persistence;
 using Entrupy.Grains.Runtime;
+using Entrupy.Inference;
+using Entrupy.Registry;
 using Entrupy.Silo.Api;
+using Entrupy.Silo.Authentication;
 using Entrupy.Silo.Health;
 using Entrupy.Silo.Hosting;
+using Entrupy.Silo.Items;
 using Microsoft.Extensions.DependencyInjection;
 
 // Verbs: `eval --dataset DIR` measures the matching engine; no verb runs the silo.
@@ -21,8 +25,13 @@ catch (InvalidOperationException e)
     Console.Error.WriteLine($"silo: configuration error: {e.Message}");
     return 2;
 }
-builder.Services.AddGrainSilo(silo => silo.AddGrainsFromAssembly(typeof(Program).Assembly));
+builder.Services.AddGrainSilo(silo => silo
+    .AddGrainsFromAssembly(typeof(Program).Assembly)
+    .AddRegistryGrains()      // with the IItemRegistry service the item endpoints use
+    .AddInferenceGrains());   // fingerprint extraction and authentication models
 builder.Services.AddSiloApi(builder.Configuration);
+builder.Services.AddItemEndpoints();
+builder.Services.AddAuthenticationJobs(builder.Configuration);
 // Kestrel's own cap backs up the Content-Length check for chunked bodies.
 builder.WebHost.ConfigureKestrel(kestrel =>
     kestrel.Limits.MaxRequestBodySize = builder.Configuration.GetValue<long?>("Limits:MaxRequestBodyBytes") ?? new LimitOptions().MaxRequestBodyBytes);
@@ -38,6 +47,8 @@ foreach (var e in engines)
 }
 app.Logger.LogInformation("grain storage: {Provider} {Location}", storage.Provider, storage.Location);
 app.UseSiloApi();
+app.MapItemEndpoints();
+app.MapAuthenticationEndpoints();
 
 app.MapGet("/health", async (IServiceProvider services, CancellationToken ct) =>
 {

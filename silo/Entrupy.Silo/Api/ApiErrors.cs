@@ -1,5 +1,6 @@
 using Entrupy.Grains;
 using Entrupy.Grains.Persistence;
+using Entrupy.Registry;
 using Microsoft.AspNetCore.Diagnostics;
 
 namespace Entrupy.Silo.Api;
@@ -50,6 +51,12 @@ public sealed record ApiErrorKind(string Slug, int Status, string Title)
     public static readonly ApiErrorKind StorageUnavailable = new("storage-unavailable", 503, "The storage backend is unavailable.");
     /// <summary>An internal call did not answer in time.</summary>
     public static readonly ApiErrorKind Timeout = new("timeout", 504, "The operation timed out.");
+    /// <summary>A capture failed the quality gate (or is not an image); the problem names the image and how to retake it.</summary>
+    public static readonly ApiErrorKind CaptureRejected = new("capture-rejected", 422, "A capture was rejected.");
+    /// <summary>The item is a temporary id linked to a permanent one and accepts no more changes.</summary>
+    public static readonly ApiErrorKind ItemLinked = new("item-linked", 409, "The item is linked to another item.");
+    /// <summary>The item's stored custody history does not verify against its hash chain: it was changed outside the registry.</summary>
+    public static readonly ApiErrorKind CustodyChainTampered = new("custody-chain-tampered", 500, "The item's custody history failed verification.");
 
     /// <summary>Every kind, for documentation and tests.</summary>
     public static IReadOnlyList<ApiErrorKind> All { get; } =
@@ -57,6 +64,8 @@ public sealed record ApiErrorKind(string Slug, int Status, string Title)
         InvalidRequest, InvalidId, IdempotencyKeyMissing, Unauthorized, Forbidden, AdminDisabled, NotFound, MethodNotAllowed,
         Conflict, IdempotencyInProgress, PayloadTooLarge, UnsupportedMediaType, IdempotencyConflict, RateLimited, Internal,
         StorageUnavailable, Timeout,
+        // After the generic kinds, so ForStatus keeps answering 409/422/500 with those.
+        CaptureRejected, ItemLinked, CustodyChainTampered,
     ];
 
     /// <summary>The kind used for a bare status code (e.g. a routing 404 or a binding 400).</summary>
@@ -69,29 +78,66 @@ public sealed class ApiException : Exception
     /// <summary>Creates the exception.</summary>
     public ApiException(ApiErrorKind kind, string detail) : base(detail) => Kind = kind;
 
+    /// <summary>Creates the exception with extra members for the problem body (snake_case names, JSON-serializable values).</summary>
+    public ApiException(ApiErrorKind kind, string detail, IReadOnlyDictionary<string, object?> extensions) : base(detail)
+    {
+        Kind = kind;
+        Extensions = extensions;
+    }
+
     /// <summary>The kind of error.</summary>
     public ApiErrorKind Kind { get; }
+
+    /// <summary>Extra members of the problem body, e.g. the rejected captures; null when there are none.</summary>
+    public IReadOnlyDictionary<string, object?>? Extensions { get; }
 }
 
 /// <summary>Writes RFC 9457 <c>application/problem+json</c> responses; the single exception → problem mapping.</summary>
 public static class ApiProblems
 {
-    /// <summary>Builds the problem result for <paramref name="kind"/>.</summary>
-    public static IResult Result(HttpContext context, ApiErrorKind kind, string? detail) =>
+    /// <summary>Builds the problem result for <paramref name="kind"/>, with optional extra members.</summary>
+    public static IResult Result(HttpContext context, ApiErrorKind kind, string? detail, IReadOnlyDictionary<string, object?>? extensions = null) =>
         Results.Problem(
             type: kind.Type,
             title: kind.Title,
             statusCode: kind.Status,
             detail: detail,
-            instance: context.Request.Path);
+            instance: context.Request.Path,
+            extensions: extensions);
 
     /// <summary>Writes the problem for <paramref name="kind"/> to the response.</summary>
-    public static Task WriteAsync(HttpContext context, ApiErrorKind kind, string? detail) => Result(context, kind, detail).ExecuteAsync(context);
+    public static Task WriteAsync(HttpContext context, ApiErrorKind kind, string? detail, IReadOnlyDictionary<string, object?>? extensions = null) =>
+        Result(context, kind, detail, extensions).ExecuteAsync(context);
 
     /// <summary>The kind and client-safe detail for an exception. Unknown exceptions reveal nothing; the response's <c>trace_id</c> finds them in the log.</summary>
-    public static (ApiErrorKind Kind, string Detail) Map(Exception exception) => exception switch
+    public static (ApiErrorKind Kind, string Detail) Map(Exception exception)
     {
-        ApiException e => (e.Kind, e.Message),
+        var (kind, detail, _) = MapWithExtensions(exception);
+        return (kind, detail);
+    }
+
+    /// <summary>As <see cref="Map"/>, plus the problem's extra members (the broken rule and field of a validation error, the rejected captures, …).</summary>
+    public static (ApiErrorKind Kind, string Detail, IReadOnlyDictionary<string, object?>? Extensions) MapWithExtensions(Exception exception) => Unwrap(exception) switch
+    {
+        ApiException e => (e.Kind, e.Message, e.Extensions),
+        // Registry rules are client-facing by design: their messages quote the field, the value (capped) and the rule.
+        InvalidIdentifierException e => (ApiErrorKind.InvalidId, e.Message, RuleMembers(e)),
+        RegistryValidationException e => (ApiErrorKind.InvalidRequest, e.Message, RuleMembers(e)),
+        RegistryNotFoundException e => (ApiErrorKind.NotFound, e.Message, null),
+        ItemLinkedException e => (ApiErrorKind.ItemLinked, e.Message, new Dictionary<string, object?> { ["linked_to"] = e.LinkedTo }),
+        RegistryConflictException e => (ApiErrorKind.Conflict, e.Message, null),
+        CustodyChainTamperedException e => (ApiErrorKind.CustodyChainTampered,
+            $"The custody history of this item does not verify (event #{e.Sequence} {e.Reason}); it was changed outside the registry. " +
+            "The item is unavailable until its history is restored from a trusted copy.",
+            new Dictionary<string, object?> { ["sequence"] = e.Sequence, ["event_id"] = e.EventId }),
+        var other => WithoutExtensions(MapInfrastructure(other)),
+    };
+
+    private static (ApiErrorKind, string, IReadOnlyDictionary<string, object?>?) WithoutExtensions((ApiErrorKind Kind, string Detail) mapped) =>
+        (mapped.Kind, mapped.Detail, null);
+
+    private static (ApiErrorKind Kind, string Detail) MapInfrastructure(Exception exception) => exception switch
+    {
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (ApiErrorKind.PayloadTooLarge, "The request body exceeds the configured limit (Limits:MaxRequestBodyBytes)."),
         BadHttpRequestException e => (ApiErrorKind.ForStatus(e.StatusCode), e.Message),
         StorageUnavailableException => (ApiErrorKind.StorageUnavailable, "The grain store did not answer; retry later."),
@@ -99,6 +145,15 @@ public static class ApiProblems
         GrainCallTimeoutException or TimeoutException => (ApiErrorKind.Timeout, "An internal call timed out; retry later."),
         _ => (ApiErrorKind.Internal, "An unexpected error occurred; quote the trace_id when reporting it."),
     };
+
+    private static Dictionary<string, object?> RuleMembers(RegistryValidationException e) => new() { ["field"] = e.Field, ["rule"] = e.Rule };
+
+    // Fan-outs (Task.WhenAll over grains) surface an AggregateException; the first inner one says what went wrong.
+    private static Exception Unwrap(Exception exception)
+    {
+        while (exception is AggregateException { InnerExceptions.Count: > 0 } aggregate) exception = aggregate.InnerExceptions[0];
+        return exception;
+    }
 }
 
 /// <summary>Turns any exception escaping an endpoint into a problem response (no stack traces reach clients).</summary>
@@ -106,10 +161,10 @@ internal sealed class ProblemExceptionHandler(ILogger<ProblemExceptionHandler> l
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        var (kind, detail) = ApiProblems.Map(exception);
+        var (kind, detail, extensions) = ApiProblems.MapWithExtensions(exception);
         if (kind.Status >= 500) logger.LogError(exception, "request {Path} failed: {Kind}", httpContext.Request.Path.Value, kind.Slug);
         if (kind == ApiErrorKind.StorageUnavailable) httpContext.Response.Headers.RetryAfter = "5";
-        await ApiProblems.WriteAsync(httpContext, kind, detail);
+        await ApiProblems.WriteAsync(httpContext, kind, detail, extensions);
         return true;
     }
 }

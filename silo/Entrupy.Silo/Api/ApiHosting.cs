@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Entrupy.Silo.Tenancy;
 using Entrupy.Silo.Webhooks;
 using Microsoft.AspNetCore.Authentication;
@@ -26,7 +25,8 @@ public static class ApiHosting
         services.Configure<WebhookOptions>(configuration.GetSection("Webhooks"));
         services.TryAddSingleton(TimeProvider.System);
 
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        // The wire format shared with clients (snake_case, nulls left out): Entrupy.Registry.Api.ApiJson.
+        services.ConfigureHttpJsonOptions(o => Entrupy.Registry.Api.ApiJson.Configure(o.SerializerOptions));
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemExceptionHandler>();
 

@@ -162,7 +162,9 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IGrainFactory 
         context.Response.Body = original;
 
         var response = context.Response;
-        if (response.StatusCode < 500)
+        // An aborted request may have left a cut-off body in the capture; storing it would replay a broken answer
+        // forever. Not storing it is safe: the item endpoints are idempotent by request id, so the retry re-runs.
+        if (response.StatusCode < 500 && !context.RequestAborted.IsCancellationRequested)
             await grain.Complete(requestHash,
                 new StoredResponse(response.StatusCode, response.ContentType, response.Headers.Location.ToString() is { Length: > 0 } l ? l : null, capture.ToArray()),
                 now + options.Value.Retention);

@@ -1,0 +1,218 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using Entrupy.Grains;
+using Entrupy.Registry;
+using Entrupy.Registry.Api;
+using Entrupy.Registry.Inference;
+using Entrupy.Silo.Api;
+using Entrupy.Silo.Webhooks;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Entrupy.Silo.Items;
+
+/// <summary>Registers what the item endpoints need besides the registry itself.</summary>
+internal static class ItemServices
+{
+    /// <summary>Adds the tenant item directory (its grains come with the silo assembly).</summary>
+    public static IServiceCollection AddItemEndpoints(this IServiceCollection services)
+    {
+        services.AddSingleton<TenantItemDirectory>();
+        return services;
+    }
+}
+
+/// <summary>
+/// The item REST endpoints (routes in <see cref="ApiRoutes"/>): register, compare, trace, custody, EPCIS export, item
+/// view, listing and links. All are tenant-scoped; every POST needs an Idempotency-Key.
+/// </summary>
+internal static class ItemEndpoints
+{
+    private const int DefaultTop = 5;
+    private const int MaxTop = 20;
+    private const int DefaultPageSize = 100;
+    private const int MaxPageSize = 500;
+    private const int MaxCustodyPage = 1000;
+
+    public static IEndpointRouteBuilder MapItemEndpoints(this IEndpointRouteBuilder app)
+    {
+        static RouteHandlerBuilder Tenant(RouteHandlerBuilder endpoint) => endpoint
+            .RequireAuthorization(ApiAuth.TenantPolicy)
+            .RequireIdempotencyKey()
+            .WithTags("items")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
+
+        Tenant(app.MapPost(ApiRoutes.Registrations, RegisterAsync)).WithName("RegisterItem")
+            .WithSummary("Register (or re-register) an item's fingerprint from multipart 'image' parts and a 'metadata' JSON part.")
+            .Produces<RegistrationResponse>(StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        Tenant(app.MapPost(ApiRoutes.Compare, CompareAsync)).WithName("CompareItem")
+            .WithSummary("1:1: do the multipart 'image' captures show this item?")
+            .Produces<CompareResponse>().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        Tenant(app.MapPost(ApiRoutes.Trace, TraceAsync)).WithName("Trace")
+            .WithSummary("1:N within the tenant: which registered item do the multipart 'image' captures show? (?top=1..20)")
+            .Produces<TraceResponse>().ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        Tenant(app.MapPost(ApiRoutes.Custody, AddCustodyEventAsync)).WithName("AddCustodyEvent")
+            .Accepts<CustodyEventRequest>("application/json").Produces<CustodyEvent>(StatusCodes.Status201Created);
+        Tenant(app.MapGet(ApiRoutes.Custody, ListCustodyAsync)).WithName("ListCustodyEvents")
+            .Produces<CustodyEventPage>().ProducesProblem(StatusCodes.Status404NotFound);
+        Tenant(app.MapGet(ApiRoutes.CustodyEpcis, ExportEpcisAsync)).WithName("ExportCustodyEpcis")
+            .Produces<string>(contentType: "application/ld+json").ProducesProblem(StatusCodes.Status404NotFound);
+        Tenant(app.MapGet(ApiRoutes.Item, GetItemAsync)).WithName("GetItem")
+            .Produces<ItemView>().ProducesProblem(StatusCodes.Status404NotFound);
+        Tenant(app.MapGet(ApiRoutes.Items, ListItemsAsync)).WithName("ListItems").Produces<ItemPage>();
+        Tenant(app.MapPost(ApiRoutes.Link, LinkAsync)).WithName("LinkItem")
+            .Accepts<LinkRequest>("application/json").Produces<ItemView>().ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        return app;
+    }
+
+    private static async Task<IResult> RegisterAsync(string id, HttpRequest request, ClaimsPrincipal user, IGrainFactory grains,
+        [FromServices] IItemRegistry registry, [FromServices] TenantItemDirectory directory, IWebhookPublisher webhooks, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var key = ItemRequests.Key(user, id);
+        var upload = await ItemRequests.ReadCapturesAsync(request, metadataAllowed: true, cancellationToken);
+        var metadata = upload.MetadataJson is { } json ? ItemRequests.ParseJson<RegistrationMetadata>(json, "metadata part") : new RegistrationMetadata();
+        metadata = metadata with { CapturedAt = metadata.CapturedAt ?? clock.GetUtcNow() };
+        var captures = await ItemRequests.ExtractAsync(grains, upload.Images, FingerprintUse.Enrolment);
+
+        var response = await registry.RegisterAsync(key, captures.Fingerprints, metadata, RegistrationRequestId(key, request), cancellationToken);
+        response = response with { Captures = captures.Qualities };
+        await directory.RecordAsync(key, response.Registration.Number, response.CustodyEvent is { } e ? e.Sequence + 1 : null, clock.GetUtcNow());
+        // Published only now: the registration is durable in the item and the index.
+        await webhooks.PublishAsync(key.TenantId, WebhookEventKinds.RegistrationCompleted, new
+        {
+            customer_item_id = key.CustomerItemId,
+            registration_number = response.Registration.Number,
+            superseded = response.Superseded,
+            model_id = response.Registration.ModelId,
+            model_version = response.Registration.ModelVersion,
+            captured_at = response.Registration.CapturedAt,
+            registered_at = response.Registration.RegisteredAt,
+            capture_count = response.Registration.CaptureCount,
+            custody_event_id = response.CustodyEvent?.EventId,
+        }, cancellationToken);
+        return TypedResults.Created(ApiRoutes.Format(ApiRoutes.Item, key.CustomerItemId), response);
+    }
+
+    private static async Task<IResult> CompareAsync(string id, HttpRequest request, ClaimsPrincipal user, IGrainFactory grains,
+        [FromServices] IItemRegistry registry, IWebhookPublisher webhooks, CancellationToken cancellationToken)
+    {
+        var key = ItemRequests.Key(user, id);
+        var upload = await ItemRequests.ReadCapturesAsync(request, metadataAllowed: false, cancellationToken);
+        var captures = await ItemRequests.ExtractAsync(grains, upload.Images, FingerprintUse.Probe);
+        var response = await registry.CompareAsync(key, captures.Fingerprints, cancellationToken) with { Captures = captures.Qualities };
+        await webhooks.PublishAsync(key.TenantId, WebhookEventKinds.ComparisonCompleted, new
+        {
+            customer_item_id = key.CustomerItemId,
+            match = response.Match,
+            score = response.Score,
+            threshold = response.Threshold,
+            registration_number = response.RegistrationNumber,
+            model = response.Model,
+        }, cancellationToken);
+        return TypedResults.Ok(response);
+    }
+
+    private static async Task<IResult> TraceAsync(HttpRequest request, ClaimsPrincipal user, IGrainFactory grains, [FromServices] IItemRegistry registry,
+        CancellationToken cancellationToken)
+    {
+        var tenantId = user.TenantId();
+        var top = ItemRequests.QueryInt(request, "top", DefaultTop, 1, MaxTop);
+        var upload = await ItemRequests.ReadCapturesAsync(request, metadataAllowed: false, cancellationToken);
+        var captures = await ItemRequests.ExtractAsync(grains, upload.Images, FingerprintUse.Probe);
+        var response = await registry.TraceAsync(tenantId, captures.Fingerprints, top, cancellationToken);
+        return TypedResults.Ok(response with { Captures = captures.Qualities });
+    }
+
+    private static async Task<IResult> AddCustodyEventAsync(string id, HttpRequest request, ClaimsPrincipal user, IGrainFactory grains,
+        [FromServices] TenantItemDirectory directory, IWebhookPublisher webhooks, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var key = ItemRequests.Key(user, id);
+        var body = await ItemRequests.ReadJsonAsync<CustodyEventRequest>(request, "custody event", cancellationToken);
+        var recorded = await grains.GetItemGrain(key).AddCustodyEvent(body);
+        await directory.RecordAsync(key, null, recorded.Sequence + 1, clock.GetUtcNow());
+        await webhooks.PublishAsync(key.TenantId, WebhookEventKinds.CustodyEventAdded, new
+        {
+            customer_item_id = key.CustomerItemId,
+            @event = recorded,
+        }, cancellationToken);
+        var location = ApiRoutes.Format(ApiRoutes.Custody, key.CustomerItemId) + $"?from={recorded.Sequence}&limit=1";
+        return TypedResults.Created(location, recorded);
+    }
+
+    private static async Task<IResult> ListCustodyAsync(string id, HttpRequest request, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var key = ItemRequests.Key(user, id);
+        var from = ItemRequests.QueryInt(request, "from", 0, 0, int.MaxValue);
+        var limit = ItemRequests.QueryInt(request, "limit", DefaultPageSize, 1, MaxCustodyPage);
+        var item = grains.GetItemGrain(key);
+        // One more than asked tells whether another page exists (the grain caps a read at 1000).
+        var events = await item.ListCustodyEvents(from, Math.Min(limit + 1, MaxCustodyPage));
+        if (events.Length == 0 && !(await item.GetItem()).Exists) throw NotFound(key);
+        var more = events.Length > limit || (events.Length == limit && limit == MaxCustodyPage);
+        var page = events.Length > limit ? events[..limit] : events;
+        return TypedResults.Ok(new CustodyEventPage { Events = page, NextFrom = more ? from + page.Length : null });
+    }
+
+    private static async Task<IResult> ExportEpcisAsync(string id, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var key = ItemRequests.Key(user, id);
+        var item = grains.GetItemGrain(key);
+        if (!(await item.GetItem()).Exists) throw NotFound(key);
+        return Results.Text(await item.ExportEpcis(), "application/ld+json", Encoding.UTF8);
+    }
+
+    private static async Task<IResult> GetItemAsync(string id, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var key = ItemRequests.Key(user, id);
+        var view = await grains.GetItemGrain(key).GetItem();
+        return view.Exists ? TypedResults.Ok(ItemRequests.WithoutFingerprints(view)) : throw NotFound(key);
+    }
+
+    private static async Task<IResult> ListItemsAsync(HttpRequest request, ClaimsPrincipal user, [FromServices] TenantItemDirectory directory)
+    {
+        var tenantId = user.TenantId();
+        var limit = ItemRequests.QueryInt(request, "limit", DefaultPageSize, 1, MaxPageSize);
+        string? after = null;
+        if (request.Query["cursor"].ToString() is { Length: > 0 } cursor)
+        {
+            after = TenantItemDirectory.DecodeCursor(cursor)
+                ?? throw new ApiException(ApiErrorKind.InvalidRequest, "'cursor' is not a cursor this API issued; pass next_cursor exactly as returned.");
+        }
+        return TypedResults.Ok(await directory.ListAsync(tenantId, after, limit));
+    }
+
+    private static async Task<IResult> LinkAsync(string id, HttpRequest request, ClaimsPrincipal user, IGrainFactory grains,
+        [FromServices] TenantItemDirectory directory, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var key = ItemRequests.Key(user, id);
+        var body = await ItemRequests.ReadJsonAsync<LinkRequest>(request, "link request", cancellationToken);
+        if (!ItemKey.IsValidCustomerItemId(body.PermanentCustomerItemId))
+            throw new InvalidIdentifierException("permanent_customer_item_id", body.PermanentCustomerItemId, ItemKey.CustomerItemIdRule);
+        var permanent = ItemKey.Create(key.TenantId, body.PermanentCustomerItemId);
+
+        var temporary = grains.GetItemGrain(key);
+        // Linking an id nothing was ever recorded under is almost certainly a typo in the path.
+        if (!(await temporary.GetItem()).Exists) throw NotFound(key);
+        await temporary.LinkTo(permanent.CustomerItemId, body.Reason);
+        var now = clock.GetUtcNow();
+        await directory.RecordAsync(permanent, null, null, now);
+        await directory.RecordAsync(key, null, null, now);
+        return TypedResults.Ok(ItemRequests.WithoutFingerprints(await grains.GetItemGrain(permanent).GetItem()));
+    }
+
+    /// <summary>
+    /// The registry's request id for a registration: derived from tenant, item and Idempotency-Key, so a retry
+    /// registers once even when the idempotency record of the first attempt was never stored (e.g. the silo died).
+    /// </summary>
+    internal static string RegistrationRequestId(ItemKey key, HttpRequest request)
+    {
+        var idempotencyKey = request.Headers[ApiRoutes.IdempotencyKeyHeader].ToString();
+        return "reg_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key.TenantId + "\n" + key.CustomerItemId + "\n" + idempotencyKey)))[..32];
+    }
+
+    private static ApiException NotFound(ItemKey key) =>
+        new(ApiErrorKind.NotFound, $"No item '{key.CustomerItemId}' exists in this tenant.");
+}

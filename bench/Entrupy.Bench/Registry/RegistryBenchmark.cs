@@ -1,0 +1,200 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using Entrupy.Fingerprinting;
+using Entrupy.Native.Onnx;
+
+namespace Entrupy.Bench.Registry;
+
+/// <summary>
+/// <c>bench/run registry</c> (issue #5), end to end through HTTP on one silo process on SQLite:
+/// (a) registrations/s beside the fingerprint model's own ORT throughput measured in the same run (target ≥ 70 %);
+/// (b) 1:1 compare latency at a steady, open-loop 100 requests/s (target p99 ≤ 15 ms);
+/// (c) 1:N trace queries/s and recall@1 with N registered items.
+/// </summary>
+public sealed class RegistryBenchmark : IBenchmark
+{
+    public string Name => "registry";
+
+    public string Description =>
+        "HTTP registrations/s vs the model's own throughput, compare p50/p99 at a paced 100 req/s, trace q/s + recall@1 " +
+        "[--items 300 --concurrency 2xcores --rate 100 --paced-seconds 10 --trace-queries 200 --seed 11 --max-side 512 " +
+        "--dataset DIR --silo-dll PATH --quick]";
+
+    public async Task<Dictionary<string, object?>> RunAsync(string[] args, BenchContext context)
+    {
+        var o = Options.Parse(args);
+        var figures = new Dictionary<string, object?>
+        {
+            ["store"] = "sqlite (one silo process, HTTP on 127.0.0.1)",
+            ["items"] = o.Items,
+            ["concurrency"] = o.Concurrency,
+            ["seed"] = o.Seed,
+        };
+        var siloDll = SiloUnderTest.FindSiloDll(context, o.SiloDll);
+        var set = await CaptureSet.LoadOrCreateAsync(context, o.Items, o.Seed, o.MaxSide, o.Dataset);
+        figures["captures"] = $"make_dataset.py --items {o.Items} --probes-per-item 1 --seed {o.Seed} --max-size {o.MaxSide}";
+
+        // The model's own throughput first, while the silo is not running: the ceiling registrations are measured against.
+        var model = FingerprintModel.LoadDefault();
+        figures["model"] = $"{model.Id} {model.Version}";
+        var modelPerSecond = MeasureModelThroughput(model, TimeSpan.FromSeconds(o.Quick ? 2 : 5));
+        context.Progress($"model alone: {modelPerSecond:0.0} images/s (ORT, {Environment.ProcessorCount} single-threaded sessions, batch {FingerprintEngine.MaxBatchSize})");
+        figures["model_images_per_s"] = Math.Round(modelPerSecond, 1);
+
+        var data = Directory.CreateTempSubdirectory("entrupy-registry-bench-");
+        try
+        {
+            var db = Path.Combine(data.FullName, "registry.db");
+            await using var silo = await SiloUnderTest.StartAsync(siloDll, ["--Storage:Provider=sqlite", $"--Storage:Sqlite:Path={db}"], TimeSpan.FromSeconds(120));
+            await silo.CreateTenantAsync("bench-registry");
+
+            // (a) Registrations. A few first ones warm the silo up (JIT, ORT sessions, shards) and are not timed.
+            var warmup = Math.Min(o.Items / 10, 2 * o.Concurrency);
+            var warm = await RegistryLoad.RegisterAsync(silo.Tenant, set, 0, warmup, o.Concurrency, "warm");
+            if (warm.Failed > 0) throw new InvalidOperationException("warm-up registration failed: " + warm.FirstError + "\n" + silo.RecentLog);
+            context.Progress($"registering {o.Items - warmup} items, {o.Concurrency} concurrent callers");
+            var run = await RegistryLoad.RegisterAsync(silo.Tenant, set, warmup, o.Items, o.Concurrency, "bench");
+            if (run.Failed > 0) context.Progress($"{run.Failed} registrations failed; first: {run.FirstError}");
+            figures["registrations_per_s"] = Math.Round(run.PerSecond, 1);
+            figures["registrations_failed"] = run.Failed;
+            run.Latency.AddTo(figures, "registration_latency");
+            figures["ratio_registrations_over_model"] = Math.Round(run.PerSecond / modelPerSecond, 3);
+            figures["target_ratio_registrations_over_model"] = 0.70;
+            var storeBytes = Directory.EnumerateFiles(data.FullName).Sum(f => new FileInfo(f).Length);
+            figures["store_bytes_per_item"] = storeBytes / o.Items;
+            figures["store_gb_projected_at_100000_items"] = Math.Round(storeBytes / (double)o.Items * 100_000 / 1e9, 1);
+            figures["index_gb_at_100000_items"] = Math.Round(100_000.0 * model.GlobalVectorLength * sizeof(float) / 1e9, 2);
+            context.Progress($"registrations: {run.PerSecond:0.0}/s (p50 {run.Latency.P50} ms, p99 {run.Latency.P99} ms); store {storeBytes / 1e6:0} MB");
+
+            // (b) 1:1 compare at a steady rate, open loop: genuine probes against their own item.
+            context.Progress($"compare: {o.Rate} requests/s for {o.PacedSeconds} s, open loop");
+            var matches = 0;
+            var paced = await RegistryLoad.PacedAsync(o.Rate, TimeSpan.FromSeconds(o.PacedSeconds), async i =>
+            {
+                var (itemId, image) = set.Probes[i % set.Probes.Length];
+                using var request = RegistryLoad.Post($"/items/{itemId}/compare", image, $"compare-{i}");
+                var response = await silo.Tenant.SendAsync(request);
+                if (response.StatusCode == HttpStatusCode.OK && (await RegistryLoad.JsonAsync(response)).GetProperty("match").GetBoolean())
+                    Interlocked.Increment(ref matches);
+                return response;
+            }, HttpStatusCode.OK);
+            figures["compare_rate_per_s"] = o.Rate;
+            figures["compare_achieved_per_s"] = Math.Round(paced.AchievedPerSecond, 1);
+            paced.Latency.AddTo(figures, "compare_latency");
+            figures["compare_errors"] = paced.Errors;
+            figures["compare_genuine_match_rate"] = paced.Latency.Count == 0 ? null : Math.Round(matches / (double)paced.Latency.Count, 3);
+            figures["target_compare_p99_ms"] = 15;
+            if (paced.FirstError is not null) context.Progress("first compare error: " + paced.FirstError);
+            context.Progress($"compare: p50 {paced.Latency.P50} ms, p99 {paced.Latency.P99} ms, {paced.Errors} errors");
+
+            // (c) 1:N trace with every item registered: queries/s (closed loop) and recall@1.
+            var queries = Math.Min(o.TraceQueries, set.Probes.Length);
+            context.Progress($"trace: {queries} queries over {o.Items} items, {o.Concurrency} concurrent callers");
+            var traceLatencies = new double[queries];
+            var hits = 0;
+            var traceErrors = 0;
+            var next = -1;
+            var clock = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, o.Concurrency).Select(_ => Task.Run(async () =>
+            {
+                for (var i = Interlocked.Increment(ref next); i < queries; i = Interlocked.Increment(ref next))
+                {
+                    var (itemId, image) = set.Probes[i];
+                    var started = Stopwatch.GetTimestamp();
+                    using var request = RegistryLoad.Post("/trace?top=5", image, $"trace-{i}");
+                    using var response = await silo.Tenant.SendAsync(request);
+                    traceLatencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    if (response.StatusCode != HttpStatusCode.OK)
+                    {
+                        Interlocked.Increment(ref traceErrors);
+                        continue;
+                    }
+                    var candidates = (await RegistryLoad.JsonAsync(response)).GetProperty("candidates");
+                    if (candidates.GetArrayLength() > 0 && candidates[0].GetProperty("customer_item_id").GetString() == itemId)
+                        Interlocked.Increment(ref hits);
+                }
+            })));
+            var traceSeconds = clock.Elapsed.TotalSeconds;
+            figures["trace_queries"] = queries;
+            figures["trace_queries_per_s"] = Math.Round(queries / traceSeconds, 1);
+            LatencySummary.Of(traceLatencies).AddTo(figures, "trace_latency");
+            figures["trace_recall_at_1"] = Math.Round(hits / (double)queries, 4);
+            figures["trace_errors"] = traceErrors;
+            figures["trace_target_items"] = 100_000;
+            context.Progress($"trace: {queries / traceSeconds:0.0} q/s, recall@1 {hits / (double)queries:0.000}");
+        }
+        finally
+        {
+            data.Delete(recursive: true);
+        }
+
+        return figures;
+    }
+
+    /// <summary>Raw ORT images/s at the model's input size: one single-threaded session per core, full batches.</summary>
+    internal static double MeasureModelThroughput(FingerprintModel model, TimeSpan duration)
+    {
+        var workers = Environment.ProcessorCount;
+        var options = new OnnxSessionOptions { IntraOpThreads = 1, InterOpThreads = 1 };
+        var sessions = Enumerable.Range(0, workers).Select(_ => OnnxSession.FromFile(model.OnnxPath, options)).ToArray();
+        try
+        {
+            var batch = FingerprintEngine.MaxBatchSize;
+            var size = model.Config.InputSize;
+            var input = new float[batch * size * size];
+            for (var i = 0; i < input.Length; i++) input[i] = (i * 7919 % 256) / 255f;
+            var inputName = sessions[0].Inputs[0].Name;
+            void Run(int w) => sessions[w].Run(new Dictionary<string, OnnxTensor> { [inputName] = new OnnxTensor(input, [batch, 1, size, size]) });
+            for (var w = 0; w < workers; w++) Run(w); // warm-up
+            long images = 0;
+            var clock = Stopwatch.StartNew();
+            Parallel.For(0, workers, w =>
+            {
+                long n = 0;
+                while (clock.Elapsed < duration)
+                {
+                    Run(w);
+                    n += batch;
+                }
+                Interlocked.Add(ref images, n);
+            });
+            return images / clock.Elapsed.TotalSeconds;
+        }
+        finally
+        {
+            foreach (var s in sessions) s.Dispose();
+        }
+    }
+
+    private sealed record Options(int Items, int Concurrency, int Rate, int PacedSeconds, int TraceQueries, int Seed, int MaxSide,
+        string? Dataset, string? SiloDll, bool Quick)
+    {
+        public static Options Parse(string[] args)
+        {
+            var o = new Options(300, 2 * Environment.ProcessorCount, 100, 10, 200, 11, 512, null, null, false);
+            if (args.Contains("--quick")) o = o with { Items = 60, PacedSeconds = 4, TraceQueries = 60, Quick = true };
+            for (var i = 0; i < args.Length; i++)
+            {
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                int NextInt() => int.Parse(Next(), CultureInfo.InvariantCulture);
+                o = args[i] switch
+                {
+                    "--items" => o with { Items = NextInt() },
+                    "--concurrency" => o with { Concurrency = NextInt() },
+                    "--rate" => o with { Rate = NextInt() },
+                    "--paced-seconds" => o with { PacedSeconds = NextInt() },
+                    "--trace-queries" => o with { TraceQueries = NextInt() },
+                    "--seed" => o with { Seed = NextInt() },
+                    "--max-side" => o with { MaxSide = NextInt() },
+                    "--dataset" => o with { Dataset = Next() },
+                    "--silo-dll" => o with { SiloDll = Next() },
+                    "--quick" => o,
+                    _ => throw new ArgumentException($"unknown option {args[i]}"),
+                };
+            }
+            if (o.Items < 10) throw new ArgumentException("--items must be at least 10");
+            return o;
+        }
+    }
+}

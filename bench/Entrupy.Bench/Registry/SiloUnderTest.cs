@@ -1,0 +1,140 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Entrupy.Bench.Registry;
+
+/// <summary>
+/// One real silo process (the built Entrupy.Silo.dll) on a free 127.0.0.1 port, with a bootstrap admin key and one
+/// tenant, driven over HTTP like a customer would. Killed on dispose.
+/// </summary>
+internal sealed partial class SiloUnderTest : IAsyncDisposable
+{
+    private const string AdminKey = "bench-admin-key-0123456789abcdef";
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _log;
+
+    private SiloUnderTest(Process process, ConcurrentQueue<string> log, Uri baseAddress)
+    {
+        _process = process;
+        _log = log;
+        BaseAddress = baseAddress;
+    }
+
+    /// <summary>Where the silo listens.</summary>
+    public Uri BaseAddress { get; }
+
+    /// <summary>A client authenticated as the benchmark tenant (after <see cref="CreateTenantAsync"/>).</summary>
+    public HttpClient Tenant { get; private set; } = null!;
+
+    /// <summary>The silo executable: <c>--silo-dll</c>, else <c>ENTRUPY_SILO_DLL</c>, else the Release build in the tree.</summary>
+    public static string FindSiloDll(BenchContext context, string? given)
+    {
+        var path = given ?? Environment.GetEnvironmentVariable("ENTRUPY_SILO_DLL")
+            ?? Path.Combine(context.RepoRoot, "silo", "Entrupy.Silo", "bin", "Release", "net10.0", "Entrupy.Silo.dll");
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"The silo is not built at {path}: run eng/setup.sh (bench/run does) or pass --silo-dll PATH.");
+        return path;
+    }
+
+    /// <summary>Starts the silo with <paramref name="storageArguments"/> (e.g. <c>--Storage:Provider=azure ...</c>).</summary>
+    public static async Task<SiloUnderTest> StartAsync(string siloDll, IEnumerable<string> storageArguments, TimeSpan timeout)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(siloDll)!,
+        };
+        start.ArgumentList.Add(siloDll);
+        string[] common =
+        [
+            "--urls", "http://127.0.0.1:0",
+            $"--Admin:BootstrapKey={AdminKey}",
+            // The benchmark measures the registry, not the per-key limiter.
+            "--RateLimits:TokenLimit=1000000", "--RateLimits:TokensPerPeriod=1000000", "--RateLimits:ReplenishmentPeriod=00:00:01",
+            "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information",
+        ];
+        foreach (var a in common.Concat(storageArguments)) start.ArgumentList.Add(a);
+        start.Environment["Logging__Console__FormatterName"] = "simple";
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the silo");
+        var log = new ConcurrentQueue<string>();
+        var address = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            Keep(log, e.Data);
+            var m = ListeningOn().Match(e.Data);
+            if (m.Success) address.TrySetResult(new Uri(m.Groups[1].Value));
+        };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Keep(log, e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var done = await Task.WhenAny(address.Task, process.WaitForExitAsync(), Task.Delay(timeout));
+        if (done != address.Task)
+        {
+            try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            throw new InvalidOperationException("the silo did not start:\n" + string.Join('\n', log));
+        }
+
+        return new SiloUnderTest(process, log, await address.Task);
+    }
+
+    // The latest lines are the ones an error message needs; older ones are dropped.
+    private static void Keep(ConcurrentQueue<string> log, string line)
+    {
+        log.Enqueue(line);
+        while (log.Count > 200) log.TryDequeue(out _);
+    }
+
+    /// <summary>Creates a tenant and an API key for it through the admin API.</summary>
+    public async Task CreateTenantAsync(string name)
+    {
+        using var admin = Client(AdminKey);
+        var tenant = await PostJsonAsync(admin, "/admin/tenants", new { name });
+        var id = tenant.GetProperty("id").GetString()!;
+        var key = await PostJsonAsync(admin, $"/admin/tenants/{id}/keys", new { name = "bench" });
+        Tenant = Client(key.GetProperty("key").GetString()!);
+    }
+
+    /// <summary>The silo's recent log lines, for error messages.</summary>
+    public string RecentLog => string.Join('\n', _log.TakeLast(40));
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        Tenant?.Dispose();
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+
+    private HttpClient Client(string key)
+    {
+        var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = TimeSpan.FromMinutes(10) };
+        var client = new HttpClient(handler) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
+    private static async Task<JsonElement> PostJsonAsync(HttpClient client, string path, object body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
+        request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+        using var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        if (response.StatusCode != HttpStatusCode.Created) throw new InvalidOperationException($"POST {path}: {(int)response.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
+    private static partial Regex ListeningOn();
+}

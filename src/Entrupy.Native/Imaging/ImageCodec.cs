@@ -48,23 +48,68 @@ public static class ImageCodec
     /// <param name="limits">Size ceilings; <see cref="DecodeLimits.Default"/> when null.</param>
     /// <param name="alpha">What to do with transparency (default: discard it).</param>
     /// <exception cref="ImageDecodeException">The data is not a decodable image within the limits; see <see cref="ImageDecodeException.Reason"/>.</exception>
-    public static unsafe DecodedImage Decode(ReadOnlySpan<byte> data, PixelFormat format, DecodeLimits? limits = null,
+    public static DecodedImage Decode(ReadOnlySpan<byte> data, PixelFormat format, DecodeLimits? limits = null,
         AlphaHandling alpha = AlphaHandling.Discard)
     {
-        if (format is not (PixelFormat.Gray8 or PixelFormat.Rgb8))
-            throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown pixel format.");
-        if (alpha is < AlphaHandling.Discard or > AlphaHandling.CompositeOverWhite)
-            throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "Unknown alpha handling.");
+        CheckArguments(format, alpha);
         limits ??= DecodeLimits.Default;
-        if (data.Length > limits.MaxInputBytes)
-            throw new ImageDecodeException(ImageDecodeReason.TooLarge,
-                $"The input is {data.Length} bytes; the limit is {limits.MaxInputBytes}.");
-
+        CheckInputLength(data, limits);
         var info = ReadInfo(data);
-        CheckLimits(info, format, limits);
-
+        var size = DecodedSize(info, format, limits);
         // Uninitialised is safe: the decoder writes every byte or fails, and on failure the array is dropped.
-        var pixels = GC.AllocateUninitializedArray<byte>(checked(info.Width * info.Height * (int)format));
+        var pixels = GC.AllocateUninitializedArray<byte>(size);
+        DecodeCore(data, info, format, pixels, limits, alpha);
+        return new DecodedImage(info.Width, info.Height, format, pixels, info.Format);
+    }
+
+    /// <summary>
+    /// Bytes needed to decode an image with header <paramref name="info"/> as <paramref name="format"/>, after checking the
+    /// header against <paramref name="limits"/>: call this before allocating or renting a buffer for <see cref="DecodeInto"/>.
+    /// </summary>
+    /// <param name="info">The header, from <see cref="ReadInfo"/>.</param>
+    /// <param name="format">Output layout.</param>
+    /// <param name="limits">Size ceilings; <see cref="DecodeLimits.Default"/> when null.</param>
+    /// <exception cref="ImageDecodeException">The header exceeds the limits (<see cref="ImageDecodeReason.TooLarge"/>).</exception>
+    public static int DecodedSize(ImageInfo info, PixelFormat format, DecodeLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        CheckArguments(format, AlphaHandling.Discard);
+        CheckLimits(info, format, limits ?? DecodeLimits.Default);
+        return info.Width * info.Height * (int)format;
+    }
+
+    /// <summary>
+    /// Decodes into a caller-owned buffer (for example one rented from <see cref="System.Buffers.ArrayPool{T}"/>), so
+    /// decoding many images allocates no pixel memory. Same checks and output as <see cref="Decode"/>.
+    /// </summary>
+    /// <param name="data">The encoded file.</param>
+    /// <param name="info">Its header, from <see cref="ReadInfo"/> on the same bytes.</param>
+    /// <param name="format">Output layout.</param>
+    /// <param name="destination">At least <see cref="DecodedSize"/> bytes; the first that many receive the rows, tightly packed.</param>
+    /// <param name="limits">Size ceilings; <see cref="DecodeLimits.Default"/> when null.</param>
+    /// <param name="alpha">What to do with transparency (default: discard it).</param>
+    /// <returns>The number of bytes written (width × height × channels).</returns>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is too small, or <paramref name="info"/> is not the header of <paramref name="data"/>.</exception>
+    /// <exception cref="ImageDecodeException">The data is not a decodable image within the limits.</exception>
+    public static int DecodeInto(ReadOnlySpan<byte> data, ImageInfo info, PixelFormat format, Span<byte> destination,
+        DecodeLimits? limits = null, AlphaHandling alpha = AlphaHandling.Discard)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        CheckArguments(format, alpha);
+        limits ??= DecodeLimits.Default;
+        CheckInputLength(data, limits);
+        var size = DecodedSize(info, format, limits);
+        if (destination.Length < size)
+            throw new ArgumentException($"{info.Width}×{info.Height} {format} needs {size} bytes; the destination has {destination.Length}.", nameof(destination));
+        DecodeCore(data, info, format, destination[..size], limits, alpha);
+        return size;
+    }
+
+    private static unsafe void DecodeCore(ReadOnlySpan<byte> data, ImageInfo info, PixelFormat format, Span<byte> pixels,
+        DecodeLimits limits, AlphaHandling alpha)
+    {
+        NativeLibraries.EnsureRegistered();
+        if (data.IsEmpty) throw new ImageDecodeException(ImageDecodeReason.Empty, "The image is empty (zero bytes).");
         int status;
         fixed (byte* input = data)
         fixed (byte* output = pixels)
@@ -72,8 +117,24 @@ public static class ImageCodec
             status = ImageNative.Decode(input, (nuint)data.Length, (int)format, (int)alpha, info.Width, info.Height,
                 limits.MaxWidth, limits.MaxHeight, output, (nuint)pixels.Length);
         }
+        if (status == InvalidArgument)
+            throw new ArgumentException($"The image header is not {info.Width}×{info.Height} as given: {LastErrorMessage()}", nameof(info));
         if (status != Ok) throw Failure(status, info.Format);
-        return new DecodedImage(info.Width, info.Height, format, pixels, info.Format);
+    }
+
+    private static void CheckArguments(PixelFormat format, AlphaHandling alpha)
+    {
+        if (format is not (PixelFormat.Gray8 or PixelFormat.Rgb8))
+            throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown pixel format.");
+        if (alpha is < AlphaHandling.Discard or > AlphaHandling.CompositeOverWhite)
+            throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "Unknown alpha handling.");
+    }
+
+    private static void CheckInputLength(ReadOnlySpan<byte> data, DecodeLimits limits)
+    {
+        if (data.Length > limits.MaxInputBytes)
+            throw new ImageDecodeException(ImageDecodeReason.TooLarge,
+                $"The input is {data.Length} bytes; the limit is {limits.MaxInputBytes}.");
     }
 
     /// <summary>Encodes 8-bit pixels as a JPEG (accurate DCT; baseline unless <paramref name="progressive"/>).</summary>

@@ -111,7 +111,7 @@ public sealed unsafe class OnnxSession : IDisposable
             fixed (float* dataPointer = data)
             {
                 value = CreateInputValue(api, dataPointer, data.Length, shape);
-                var result = RunCore([inputIndex], &value, [0], cancellationToken)[0];
+                var result = RunCore([inputIndex], &value, [0], cancellationToken)![0];
                 outputShape = result.ShapeArray();
                 // The output was freshly allocated for this call, so handing out its array is safe.
                 return MemoryMarshal.TryGetArray(result.Data, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
@@ -166,11 +166,76 @@ public sealed unsafe class OnnxSession : IDisposable
 
             OnnxTensor[] results;
             fixed (nint* valuePointers = values)
-                results = RunCore(inputIndices, valuePointers, outputIndices, cancellationToken);
+                results = RunCore(inputIndices, valuePointers, outputIndices, cancellationToken)!;
 
             var byName = new Dictionary<string, OnnxTensor>(results.Length, StringComparer.Ordinal);
             for (var i = 0; i < results.Length; i++) byName.Add(outputs[outputIndices[i]].Name, results[i]);
             return byName;
+        }
+        finally
+        {
+            foreach (var value in values)
+                if (value != 0) api.ReleaseValue(value);
+            foreach (var pin in pins) pin.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Runs the model and writes the requested outputs straight into caller-owned buffers: no output memory is allocated
+    /// or copied, which matters for large batched outputs run many times.
+    /// </summary>
+    /// <param name="inputs">One tensor per model input, keyed by input name; buffers are read in place.</param>
+    /// <param name="outputs">The outputs to compute, keyed by name, each with the exact shape the model produces for these inputs.</param>
+    /// <param name="cancellationToken">Cancels the run; ORT stops at the next operator boundary.</param>
+    /// <exception cref="ArgumentException">Unknown input or output name, a missing input, or a shape that does not fit the model.</exception>
+    /// <exception cref="OnnxRuntimeException">ORT failed to run the model, including an output buffer whose shape differs from the result's.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <remarks>Do not read or change the buffers while the run is in progress; on failure their contents are unspecified.</remarks>
+    public void RunInto(IReadOnlyDictionary<string, OnnxTensor> inputs, IReadOnlyDictionary<string, OnnxOutputBuffer> outputs,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(outputs);
+        var inputIndices = new int[inputs.Count];
+        var tensors = new OnnxTensor[inputs.Count];
+        var position = 0;
+        foreach (var (name, tensor) in inputs)
+        {
+            ArgumentNullException.ThrowIfNull(tensor, $"inputs[\"{name}\"]");
+            inputIndices[position] = FindInput(name);
+            tensors[position] = tensor;
+            ValidateInput(inputIndices[position], tensor.ShapeSpan, tensor.Data.Length);
+            position++;
+        }
+        RequireAllInputs(inputIndices);
+        var outputIndices = ResolveOutputs(outputs.Keys.ToArray());
+        var buffers = outputs.Values.ToArray();
+        for (var i = 0; i < buffers.Length; i++)
+        {
+            ArgumentNullException.ThrowIfNull(buffers[i], "outputs");
+            ValidateOutputBuffer(outputIndices[i], buffers[i].ShapeSpan);
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var api = OnnxRuntime.Api;
+        var values = new nint[tensors.Length + buffers.Length];
+        var pins = new MemoryHandle[values.Length];
+        try
+        {
+            for (var i = 0; i < tensors.Length; i++)
+            {
+                pins[i] = tensors[i].Data.Pin();
+                values[i] = CreateInputValue(api, (float*)pins[i].Pointer, tensors[i].Data.Length, tensors[i].ShapeSpan);
+            }
+            for (var i = 0; i < buffers.Length; i++)
+            {
+                // Pinned until released below: ORT writes the result into the caller's memory.
+                var slot = tensors.Length + i;
+                pins[slot] = buffers[i].Data.Pin();
+                values[slot] = CreateInputValue(api, (float*)pins[slot].Pointer, buffers[i].Data.Length, buffers[i].ShapeSpan);
+            }
+            fixed (nint* valuePointers = values)
+                RunCore(inputIndices, valuePointers, outputIndices, cancellationToken, valuePointers + tensors.Length);
         }
         finally
         {
@@ -322,16 +387,22 @@ public sealed unsafe class OnnxSession : IDisposable
         return value;
     }
 
-    /// <summary>Runs with input values already created; always releases the output values it gets from ORT.</summary>
-    private OnnxTensor[] RunCore(ReadOnlySpan<int> inputIndices, nint* inputValues, ReadOnlySpan<int> outputIndices, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs with input values already created. Without <paramref name="callerOutputs"/> ORT allocates the outputs, which
+    /// are copied out and always released here; with them ORT writes into those values (owned and released by the caller)
+    /// and null is returned.
+    /// </summary>
+    private OnnxTensor[]? RunCore(ReadOnlySpan<int> inputIndices, nint* inputValues, ReadOnlySpan<int> outputIndices, CancellationToken cancellationToken,
+        nint* callerOutputs = null)
     {
         var api = OnnxRuntime.Api;
         var added = false;
         nint runOptions = 0;
         CancellationTokenRegistration registration = default;
-        // Zeroed so ORT allocates every output, and so the finally block knows which ones exist.
+        // Zeroed so ORT allocates every output (and the finally block knows which ones exist), unless the caller supplied them.
         var outputValues = stackalloc nint[outputIndices.Length];
-        new Span<nint>(outputValues, outputIndices.Length).Clear();
+        if (callerOutputs is null) new Span<nint>(outputValues, outputIndices.Length).Clear();
+        else new Span<nint>(callerOutputs, outputIndices.Length).CopyTo(new Span<nint>(outputValues, outputIndices.Length));
         try
         {
             // Keeps the session (and its native names) alive even if Dispose runs concurrently; throws if already disposed.
@@ -357,6 +428,7 @@ public sealed unsafe class OnnxSession : IDisposable
                 throw new OperationCanceledException("The model run was cancelled.", e, cancellationToken);
             }
 
+            if (callerOutputs is not null) return null;
             var results = new OnnxTensor[outputIndices.Length];
             for (var i = 0; i < outputIndices.Length; i++)
                 results[i] = ReadOutput(api, outputValues[i], outputs[outputIndices[i]].Name);
@@ -367,8 +439,9 @@ public sealed unsafe class OnnxSession : IDisposable
             // Dispose waits for a running callback, so the run options are never released under it.
             registration.Dispose();
             if (runOptions != 0) api.ReleaseRunOptions(runOptions);
-            for (var i = 0; i < outputIndices.Length; i++)
-                if (outputValues[i] != 0) api.ReleaseValue(outputValues[i]);
+            if (callerOutputs is null)
+                for (var i = 0; i < outputIndices.Length; i++)
+                    if (outputValues[i] != 0) api.ReleaseValue(outputValues[i]);
             if (added) handle.DangerousRelease();
         }
     }
@@ -477,6 +550,24 @@ public sealed unsafe class OnnxSession : IDisposable
             throw new ArgumentException($"Input '{input.Name}': shape {given} holds {count} elements but the data has {dataLength}.", "data");
         if (count == 0)
             throw new ArgumentException($"Input '{input.Name}': shape {given} is empty; empty tensors are not supported.", "shape");
+    }
+
+    private void ValidateOutputBuffer(int index, ReadOnlySpan<long> shape)
+    {
+        var output = outputs[index];
+        // Runs on every call: the messages are only formatted when thrown.
+        string Given(ReadOnlySpan<long> dims) => $"[{string.Join(",", dims.ToArray())}]";
+        if (shape.Length != output.Rank)
+            throw new ArgumentException(
+                $"Output '{output.Name}' has rank {output.Rank} in the model ([{string.Join(",", output.Shape)}]) but the buffer's shape is {Given(shape)}.", "outputs");
+        for (var d = 0; d < shape.Length; d++)
+        {
+            if (output.Shape[d] >= 0 && output.Shape[d] != shape[d])
+                throw new ArgumentException(
+                    $"Output '{output.Name}' dimension {d} is {output.Shape[d]} in the model ([{string.Join(",", output.Shape)}]) but the buffer's shape is {Given(shape)}.", "outputs");
+        }
+        if (OnnxTensor.ElementCount(shape, "outputs") == 0)
+            throw new ArgumentException($"Output '{output.Name}': buffer shape {Given(shape)} is empty; empty tensors are not supported.", "outputs");
     }
 
     private static Dictionary<string, int> IndexByName(OnnxNodeInfo[] nodes)

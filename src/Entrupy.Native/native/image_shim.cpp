@@ -322,6 +322,31 @@ int png_decode(const uint8_t* data, size_t len, int channels, AlphaMode alpha, u
   if (ihdr.width != width || ihdr.height != height)
     return fail(kInvalidArgument, "PNG dimensions differ from the buffer's");
 
+  const bool source_gray =
+      ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE || ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA;
+
+  // Fast path: an 8-bit gray (or RGB) PNG asked for as gray (or RGB) is already in the output layout, so spng
+  // writes its rows straight into the caller's buffer instead of expanding every pixel to RGBA and back (that
+  // conversion cost more than the inflate). Transparency only matters when compositing, and only then via tRNS.
+  const bool same_layout =
+      ihdr.bit_depth == 8 && ihdr.interlace_method == SPNG_INTERLACE_NONE &&
+      ((ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE && channels == 1) ||
+       (ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR && channels == 3));
+  spng_trns trns{};
+  if (same_layout && (alpha == kDiscardAlpha || spng_get_trns(ctx.c, &trns) != 0)) {
+    size_t needed = 0;
+    int err = spng_decoded_image_size(ctx.c, SPNG_FMT_PNG, &needed);
+    if (err) return png_error(err, "decoder setup");
+    const size_t out_len = static_cast<size_t>(width) * height * channels;
+    if (needed != out_len) return fail(kCorrupt, "PNG decoded size differs from width*height*channels");
+    err = spng_decode_image(ctx.c, out, out_len, SPNG_FMT_PNG, 0);
+    if (err) return png_error(err, "data");
+    err = spng_decode_chunks(ctx.c);
+    if (err) return png_error(err, "trailing chunks");
+    if (!png_ends_with_iend(data, len)) return fail(kTruncated, "PNG data ends before a complete IEND chunk");
+    return kOk;
+  }
+
   const bool wide = ihdr.bit_depth == 16;
   const int fmt = wide ? SPNG_FMT_RGBA16 : SPNG_FMT_RGBA8;
   const size_t row_bytes = static_cast<size_t>(width) * (wide ? 8 : 4);
@@ -330,9 +355,7 @@ int png_decode(const uint8_t* data, size_t len, int channels, AlphaMode alpha, u
 
   // One row of RGBA at a time: the only image-sized memory is the caller's buffer.
   std::vector<uint8_t> row(row_bytes);
-  PixelSink sink{channels,
-                 ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE || ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA,
-                 alpha};
+  PixelSink sink{channels, source_gray, alpha};
   static const uint32_t adam7_x0[7] = {0, 4, 0, 2, 0, 1, 0};
   static const uint32_t adam7_dx[7] = {8, 8, 4, 4, 2, 2, 1};
   const bool interlaced = ihdr.interlace_method == SPNG_INTERLACE_ADAM7;

@@ -55,7 +55,7 @@ internal sealed class AuthenticatorGrain(AuthenticationModelRegistry registry, F
             {
                 try
                 {
-                    pixels.Add(CapturePreprocessor.Prepare(images[i] ?? [], fingerprintModel.QualityGate, entry.InputSize).Pixels);
+                    pixels.Add(CaptureNormalisation.Prepare(images[i] ?? [], fingerprintModel.QualityGate, entry.InputSize).Pixels);
                     indices.Add(i);
                 }
                 catch (CaptureRejectedException ex)

@@ -1,51 +1,29 @@
 using Entrupy.Fingerprinting;
 using Entrupy.Grains;
 using Entrupy.Grains.Runtime;
-using Entrupy.Native.Onnx;
 using Entrupy.Registry.Inference;
 
 namespace Entrupy.Inference;
 
 /// <summary>
-/// Turns captures into fingerprints. A stateless worker: the silo keeps up to one activation per core, each with its
-/// own ONNX Runtime session (created on first use). With <see cref="ExtractionBatching.Coalesced"/> the captures of
+/// Turns captures into fingerprints. A stateless worker: the silo keeps up to one activation per core, all using the
+/// silo's <see cref="SharedFingerprintEngine"/>. With <see cref="ExtractionBatching.Coalesced"/> the captures of
 /// concurrent calls go through the silo-wide <see cref="CaptureBatchQueue"/> and share model runs.
 /// </summary>
 /// <remarks>
 /// <para><see cref="ExtractionBatching.PerCall"/>: the call's captures run synchronously in the turn; a busy
-/// activation makes the pool send the next call to another worker (one session each).</para>
+/// activation makes the pool send the next call to another worker.</para>
 /// <para><see cref="ExtractionBatching.Coalesced"/>: a call queues its captures and, when fewer runners than cores
-/// work, starts one on the thread pool with this activation's session (ORT sessions take concurrent runs). Reentrant,
-/// so the activation keeps accepting calls while they wait; their captures form the next batch.</para>
+/// work, starts one on the thread pool (the engine takes concurrent runs). Reentrant, so the activation keeps
+/// accepting calls while they wait; their captures form the next batch.</para>
 /// </remarks>
 [StatelessWorker]
 [Reentrant]
 [GrainType("fingerprint-extractor")]
-internal sealed class FingerprintExtractorGrain(FingerprintModel model, CaptureBatchQueue queue, InferenceOptions options, SiloOptions siloOptions)
+internal sealed class FingerprintExtractorGrain(FingerprintModel model, CaptureBatchQueue queue, InferenceOptions options, SharedFingerprintEngine shared)
     : Grain, IFingerprintExtractorGrain
 {
-    private readonly Lock engineGate = new();
-    private FingerprintEngine? engine;
-    private int runnersUsingEngine; // runners outlive turns: the session is released when the last one ends
-    private bool deactivated;
-
-    private int PoolSize => Math.Max(1, siloOptions.DefaultMaxLocalWorkers);
-
-    private FingerprintEngine Engine
-    {
-        get
-        {
-            lock (engineGate)
-            {
-                ObjectDisposedException.ThrowIf(deactivated, this);
-                return engine ??= new FingerprintEngine(model, new OnnxSessionOptions
-                {
-                    IntraOpThreads = options.ResolveIntraOpThreads(PoolSize),
-                    InterOpThreads = 1,
-                });
-            }
-        }
-    }
+    private int PoolSize => shared.PoolSize;
 
     /// <inheritdoc />
     public Task<FingerprintModelInfo> GetModel() => Task.FromResult(new FingerprintModelInfo
@@ -63,7 +41,7 @@ internal sealed class FingerprintExtractorGrain(FingerprintModel model, CaptureB
         if (images.Length == 0) return [];
         // A null part (possible after deserialization) is just an empty, hence unreadable, capture.
         var captures = Array.ConvertAll(images, image => image ?? []);
-        var engineForCall = Engine;
+        var engineForCall = shared.Engine;
         FingerprintResult[] results;
         if (options.Batching == ExtractionBatching.PerCall)
         {
@@ -84,51 +62,26 @@ internal sealed class FingerprintExtractorGrain(FingerprintModel model, CaptureB
         return mapped;
     }
 
-    /// <inheritdoc />
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        lock (engineGate)
-        {
-            deactivated = true;
-            if (runnersUsingEngine == 0) DisposeEngineLocked();
-        }
-        return Task.CompletedTask;
-    }
-
     private void StartRunnersIfIdle(FingerprintEngine session)
     {
         while (queue.TryStartRunner(PoolSize))
-        {
-            lock (engineGate) runnersUsingEngine++;
             _ = Task.Run(() => RunUntilQueueEmpty(session));
-        }
     }
 
     /// <summary>A runner: takes batches until the queue is empty, then gives its slot back.</summary>
     private void RunUntilQueueEmpty(FingerprintEngine session)
     {
-        try
+        var batch = new List<PendingCapture>(options.MaxBatchSize);
+        do
         {
-            var batch = new List<PendingCapture>(options.MaxBatchSize);
-            do
+            while (queue.TakeBatch(options.MaxBatchSize, PoolSize, batch, out var purpose) > 0)
             {
-                while (queue.TakeBatch(options.MaxBatchSize, PoolSize, batch, out var purpose) > 0)
-                {
-                    // Captures left over: a free core can take them now instead of after this run.
-                    if (queue.Pending > 0) StartRunnersIfIdle(session);
-                    Run(session, batch, purpose);
-                }
-            }
-            while (queue.ContinueOrStopRunner());
-        }
-        finally
-        {
-            lock (engineGate)
-            {
-                runnersUsingEngine--;
-                if (runnersUsingEngine == 0 && deactivated) DisposeEngineLocked();
+                // Captures left over: a free core can take them now instead of after this run.
+                if (queue.Pending > 0) StartRunnersIfIdle(session);
+                Run(session, batch, purpose);
             }
         }
+        while (queue.ContinueOrStopRunner());
     }
 
     private void Run(FingerprintEngine session, List<PendingCapture> batch, FingerprintPurpose purpose)
@@ -144,12 +97,6 @@ internal sealed class FingerprintExtractorGrain(FingerprintModel model, CaptureB
             // An ORT failure belongs to every call in the batch; bad images never get here (they are results).
             foreach (var capture in batch) capture.Completion.TrySetException(ex);
         }
-    }
-
-    private void DisposeEngineLocked()
-    {
-        engine?.Dispose();
-        engine = null;
     }
 
     private static QualityReport? Assess(FingerprintEngine session, byte[] capture)

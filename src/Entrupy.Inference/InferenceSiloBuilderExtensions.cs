@@ -11,7 +11,8 @@ public static class InferenceSiloBuilderExtensions
     /// <summary>
     /// Adds the fingerprint extractor and authenticator grains (<see cref="Registry.Inference.IFingerprintExtractorGrain"/>,
     /// <see cref="Registry.Inference.IAuthenticatorGrain"/>) and their services: the fingerprint model and the
-    /// authentication model registry (both loaded on first use, once per silo) and the silo-wide capture batch queue.
+    /// authentication model registry (both loaded on first use, once per silo), the silo-wide fingerprint engine and
+    /// capture batch queue.
     /// A <see cref="FingerprintModel"/> already registered on the silo is used as is.
     /// </summary>
     /// <param name="builder">The silo.</param>
@@ -27,6 +28,7 @@ public static class InferenceSiloBuilderExtensions
             services.TryAddSingleton(_ => AuthenticationModelRegistry.Load(
                 resolved.AuthenticationModelDirectory ?? AuthenticationModelRegistry.FindDefaultDirectory()));
             services.TryAddSingleton<CaptureBatchQueue>();
+            services.TryAddSingleton<SharedFingerprintEngine>();
         });
         return builder.AddGrain<FingerprintExtractorGrain>().AddGrain<AuthenticatorGrain>();
     }

@@ -176,13 +176,5 @@ public static class DevSet
         return path;
     }
 
-    private static string FindRoot()
-    {
-        var baked = typeof(DevSet).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
-            .Cast<System.Reflection.AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "RepoRoot")?.Value;
-        if (baked is not null && File.Exists(Path.Combine(baked, "Entrupy.Grains.sln"))) return baked;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Entrupy.Grains.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("repository root (Entrupy.Grains.sln) not found above " + AppContext.BaseDirectory);
-    }
+    private static string FindRoot() => Entrupy.TestSupport.RepositoryRoot.Path;
 }

@@ -124,15 +124,7 @@ public sealed partial class AzuriteProcess : IAsyncDisposable
             .Select(dir => Path.Combine(dir, program))
             .FirstOrDefault(File.Exists);
 
-    private static string FindRepoRoot()
-    {
-        var built = typeof(AzuriteProcess).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
-            .Cast<System.Reflection.AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "RepoRoot")?.Value;
-        if (built is not null && File.Exists(Path.Combine(built, "azurite", "start.sh"))) return built;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Entrupy.Grains.sln"))) return dir.FullName;
-        throw new InvalidOperationException("Repository root (Entrupy.Grains.sln) not found above " + AppContext.BaseDirectory);
-    }
+    private static string FindRepoRoot() => Entrupy.TestSupport.RepositoryRoot.Path;
 
     [GeneratedRegex(@"Endpoint=http://127\.0\.0\.1:(\d+)/")]
     private static partial Regex PortsPattern();

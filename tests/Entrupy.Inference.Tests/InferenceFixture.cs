@@ -19,16 +19,10 @@ public sealed class InferenceFixture : IAsyncLifetime
     /// <summary>Dev-set captures (256-1024 px, PNG and JPEG, colour and gray): real decoder and resize paths.</summary>
     public IReadOnlyList<byte[]> Captures { get; private set; } = [];
 
-    /// <summary>The repository (found from the binaries, else from this source file: artifacts may live outside it).</summary>
+    /// <summary>The repository root (see tests/Shared/RepositoryRoot.cs).</summary>
     public static string RepoRoot { get; } = FindRepoRoot();
 
-    private static string FindRepoRoot([System.Runtime.CompilerServices.CallerFilePath] string sourceFile = "")
-    {
-        foreach (var start in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(sourceFile) ?? "" })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "Entrupy.Grains.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException($"No Entrupy.Grains.sln above {AppContext.BaseDirectory} or {sourceFile}.");
-    }
+    private static string FindRepoRoot() => Entrupy.TestSupport.RepositoryRoot.Path;
 
     public static string TestData(params string[] parts) => Path.Combine([AppContext.BaseDirectory, "TestData", .. parts]);
 

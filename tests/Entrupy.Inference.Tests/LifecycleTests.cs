@@ -7,8 +7,8 @@ namespace Entrupy.Inference.Tests;
 public sealed class LifecycleTests(InferenceFixture fx)
 {
     /// <summary>
-    /// Idle workers are collected (their ORT sessions released, runners or not) and the next call builds a new one
-    /// that gives the same fingerprints.
+    /// Idle workers are collected (runners or not) and the next call activates a new one that gives the same
+    /// fingerprints (the silo's shared engine outlives the activations).
     /// </summary>
     [Theory]
     [InlineData(ExtractionBatching.PerCall)]

@@ -42,11 +42,7 @@ public sealed class DevsetFixture
         {
             var copied = Path.Combine(AppContext.BaseDirectory, "devset");
             if (File.Exists(Path.Combine(copied, "gallery.csv"))) return copied;
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "Entrupy.Grains.sln"))) return Path.Combine(dir.FullName, "models", "fingerprint", "devset");
-            }
-            throw new DirectoryNotFoundException("No repository root (Entrupy.Grains.sln) above " + AppContext.BaseDirectory);
+            return Entrupy.TestSupport.RepositoryRoot.Combine("models", "fingerprint", "devset");
         }
     }
 

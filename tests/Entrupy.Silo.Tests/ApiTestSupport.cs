@@ -120,7 +120,10 @@ public static class Api
 /// <summary>A tenant created for a test, with a client using its key.</summary>
 public sealed record Tenant(string Id, string KeyId, string Key, HttpClient Client);
 
-/// <summary>A webhook receiver on 127.0.0.1: records every POST (headers and exact body bytes) and answers 200.</summary>
+/// <summary>
+/// A webhook receiver on 127.0.0.1: records every POST (headers and exact body bytes) and answers 200, or, while
+/// <see cref="Down"/>, 503 with Retry-After (recorded in <see cref="Refused"/>).
+/// </summary>
 public sealed class WebhookReceiver : IDisposable
 {
     private readonly HttpListener listener = new();
@@ -128,12 +131,22 @@ public sealed class WebhookReceiver : IDisposable
 
     public WebhookReceiver(int port)
     {
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        Url = $"http://127.0.0.1:{port}/";
+        listener.Prefixes.Add(Url);
         listener.Start();
         loop = Task.Run(ServeAsync);
     }
 
+    public string Url { get; }
+
+    /// <summary>While true, every POST is answered 503 (an outage).</summary>
+    public volatile bool Down;
+
+    /// <summary>Deliveries answered 200.</summary>
     public BlockingCollection<ReceivedWebhook> Received { get; } = [];
+
+    /// <summary>Deliveries answered 503.</summary>
+    public ConcurrentBag<ReceivedWebhook> Refused { get; } = [];
 
     public ReceivedWebhook WaitForOne(TimeSpan timeout) =>
         Received.TryTake(out var item, timeout) ? item : throw new TimeoutException("no webhook arrived within " + timeout);
@@ -148,8 +161,18 @@ public sealed class WebhookReceiver : IDisposable
             using var body = new MemoryStream();
             await context.Request.InputStream.CopyToAsync(body);
             var headers = context.Request.Headers.AllKeys.Where(k => k is not null).ToDictionary(k => k!, k => context.Request.Headers[k]!, StringComparer.OrdinalIgnoreCase);
-            Received.Add(new ReceivedWebhook(context.Request.Url!.AbsolutePath, headers, body.ToArray()));
-            context.Response.StatusCode = 200;
+            var received = new ReceivedWebhook(context.Request.Url!.AbsolutePath, headers, body.ToArray());
+            if (Down)
+            {
+                Refused.Add(received);
+                context.Response.StatusCode = 503;
+                context.Response.Headers["Retry-After"] = "1";
+            }
+            else
+            {
+                Received.Add(received);
+                context.Response.StatusCode = 200;
+            }
             context.Response.Close();
         }
     }

@@ -49,13 +49,7 @@ public static class AuthenticationSamples
             s.GetProperty("p_authentic").GetDouble()))];
     }
 
-    // The test may run from any artifacts folder, so the repository is found from this source file's own path.
-    private static string RepoRoot([CallerFilePath] string thisFile = "")
-    {
-        var dir = Path.GetDirectoryName(thisFile);
-        while (dir is not null && !System.IO.File.Exists(Path.Combine(dir, "models", "authentication", "registry.json"))) dir = Path.GetDirectoryName(dir);
-        return dir ?? throw new InvalidOperationException("models/authentication not found above " + thisFile);
-    }
+    private static string RepoRoot() => Entrupy.TestSupport.RepositoryRoot.Path;
 }
 
 /// <summary>HTTP helpers for the authentication endpoints.</summary>

@@ -78,16 +78,8 @@ public sealed partial class AzuriteEmulator : IAsyncDisposable
         }
     }
 
-    /// <summary>The repository root: from the source path this file was compiled from, else above the test's output.</summary>
-    public static string RepoRoot([CallerFilePath] string sourceFile = "")
-    {
-        foreach (var start in new[] { Path.GetDirectoryName(sourceFile), AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
-        {
-            for (var dir = string.IsNullOrEmpty(start) ? null : new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "Entrupy.Grains.sln"))) return dir.FullName;
-        }
-        throw new InvalidOperationException("Repository root (Entrupy.Grains.sln) not found.");
-    }
+    /// <summary>The repository root.</summary>
+    public static string RepoRoot() => Entrupy.TestSupport.RepositoryRoot.Path;
 
     private static async Task<string> RunScriptAsync(string script, params string[] args)
     {

@@ -5,12 +5,7 @@ namespace Entrupy.Silo.Tests;
 
 public class EvalCommandTests
 {
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Entrupy.Grains.sln"))) return dir.FullName;
-        throw new InvalidOperationException("repository root not found");
-    }
+    private static string RepoRoot() => Entrupy.TestSupport.RepositoryRoot.Path;
 
     private static async Task<(int Exit, string Stdout, string Stderr)> RunEvalAsync(params string[] args)
     {

@@ -154,14 +154,7 @@ public static class DevSet
 
     public static string Root { get; } = Path.Combine(RepoRoot(), "models", "fingerprint", "devset");
 
-    // From the test binaries when they are built inside the repository, else from this source file (--artifacts-path elsewhere).
-    private static string RepoRoot([System.Runtime.CompilerServices.CallerFilePath] string sourceFile = "")
-    {
-        foreach (var start in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(sourceFile) ?? "" })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "Entrupy.Grains.sln"))) return dir.FullName;
-        throw new InvalidOperationException("repository root not found");
-    }
+    private static string RepoRoot() => Entrupy.TestSupport.RepositoryRoot.Path;
 
     /// <summary>The registration capture of dev-set item <paramref name="item"/>.</summary>
     public static byte[] Gallery(int item) => File.ReadAllBytes(Path.Combine(Root, Index.Value.Gallery[item]));

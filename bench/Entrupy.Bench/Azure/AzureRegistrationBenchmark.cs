@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Entrupy.Bench.Registry;
 
@@ -31,29 +30,12 @@ public sealed class AzureRegistrationBenchmark : IBenchmark
         var data = Directory.CreateTempSubdirectory("entrupy-azure-registration-bench-");
         try
         {
-            var connectionString = o.ConnectionString;
-            var azuriteLocation = Path.Combine(data.FullName, "azurite");
-            if (connectionString is null)
+            await using (var azure = await AzuriteTarget.StartAsync(context, o.ConnectionString, Path.Combine(data.FullName, "azurite")))
             {
-                context.Progress("starting Azurite (azurite/start.sh) on free ports");
-                connectionString = await AzuriteScript(context, "start.sh", "--location", azuriteLocation,
-                    "--blob-port", "0", "--queue-port", "0", "--table-port", "0");
-                figures["azure_target"] = "Azurite 3.37.0 (azurite/start.sh, 127.0.0.1)";
-            }
-            else
-            {
-                figures["azure_target"] = "given connection string";
-            }
-
-            try
-            {
+                figures["azure_target"] = azure.Description;
                 var container = "bench-" + Guid.NewGuid().ToString("N")[..12];
                 Add(figures, "azure", await MeasureAsync(context, siloDll, set, o,
-                    ["--Storage:Provider=azure", $"--Storage:Azure:ConnectionString={connectionString}", $"--Storage:Azure:Container={container}"]));
-            }
-            finally
-            {
-                if (o.ConnectionString is null) await AzuriteScript(context, "stop.sh", "--location", azuriteLocation);
+                    ["--Storage:Provider=azure", $"--Storage:Azure:ConnectionString={azure.ConnectionString}", $"--Storage:Azure:Container={container}"]));
             }
 
             Add(figures, "sqlite", await MeasureAsync(context, siloDll, set, o,
@@ -90,18 +72,6 @@ public sealed class AzureRegistrationBenchmark : IBenchmark
         figures[$"{prefix}_registered"] = run.Registered;
         figures[$"{prefix}_failed"] = run.Failed;
         run.Latency.AddTo(figures, $"{prefix}_latency");
-    }
-
-    private static async Task<string> AzuriteScript(BenchContext context, string script, params string[] args)
-    {
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(context.RepoRoot, "azurite", script));
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not run azurite/{script}");
-        var output = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0) throw new InvalidOperationException($"azurite/{script} failed with exit code {process.ExitCode} (its messages are above)");
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
     }
 
     private sealed record Options(int Items, int Concurrency, int Seed, int MaxSide, string? ConnectionString, string? Dataset, string? SiloDll)

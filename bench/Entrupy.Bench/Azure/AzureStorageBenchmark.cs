@@ -32,33 +32,16 @@ public sealed class AzureStorageBenchmark : IBenchmark
         var dir = Directory.CreateTempSubdirectory("entrupy-azure-bench-");
         try
         {
-            var connectionString = o.ConnectionString;
-            var azuriteLocation = Path.Combine(dir.FullName, "azurite");
-            if (connectionString is null)
+            await using (var target = await AzuriteTarget.StartAsync(context, o.ConnectionString, Path.Combine(dir.FullName, "azurite")))
             {
-                context.Progress("starting Azurite (azurite/start.sh) on free ports");
-                connectionString = await Script(context, "start.sh", "--location", azuriteLocation,
-                    "--blob-port", "0", "--queue-port", "0", "--table-port", "0");
-                figures["azure_target"] = "Azurite 3.37.0 (azurite/start.sh, 127.0.0.1)";
-            }
-            else
-            {
-                figures["azure_target"] = "given connection string";
-            }
-
-            try
-            {
+                figures["azure_target"] = target.Description;
                 using var azure = new AzureBlobGrainStorage(new AzureBlobStorageOptions
                 {
-                    ConnectionString = connectionString,
+                    ConnectionString = target.ConnectionString,
                     ContainerName = "bench-" + Guid.NewGuid().ToString("N")[..12],
                 });
                 context.Progress($"azure: {o.Writers} writers for {o.Seconds} s (after {o.Warmup} s warm-up)");
                 Add(figures, "azure", await MeasureAsync(azure, o));
-            }
-            finally
-            {
-                if (o.ConnectionString is null) await Script(context, "stop.sh", "--location", azuriteLocation);
             }
 
             if (!o.NoSqlite)
@@ -133,18 +116,6 @@ public sealed class AzureStorageBenchmark : IBenchmark
 
     private static double Percentile(double[] sorted, double p)
         => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Floor(p * sorted.Length))];
-
-    private static async Task<string> Script(BenchContext context, string script, params string[] args)
-    {
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(context.RepoRoot, "azurite", script));
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not run azurite/{script}");
-        var output = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0) throw new InvalidOperationException($"azurite/{script} failed with exit code {process.ExitCode} (its messages are above)");
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
-    }
 
     private sealed record Options(int Writers, int Seconds, int Warmup, int Bytes, string? ConnectionString, bool NoSqlite)
     {

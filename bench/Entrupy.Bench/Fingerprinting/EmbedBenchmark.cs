@@ -38,7 +38,8 @@ public sealed class EmbedBenchmark : IBenchmark
         if (Option(args, "--parallelism") is { } parallelism) engine.MaxParallelism = (int)parallelism;
         var batch = FingerprintEngine.MaxBatchSize;
 
-        var captures = MakeCaptures(Path.Combine(context.RepoRoot, "models", "fingerprint", "devset", "images"), ImageSize);
+        var captures = DevSetCaptures.CentreCrops(Path.Combine(context.RepoRoot, "models", "fingerprint", "devset", "images"), ImageSize)
+            .ConvertAll(c => (ReadOnlyMemory<byte>)c);
         context.Progress($"{captures.Count} captures of {ImageSize}x{ImageSize} (PNG and JPEG), {cores} cores, " +
                          $"model runs of {engine.RunSize}, up to {engine.MaxParallelism} in flight, {seconds:0.#} s per measurement");
 
@@ -211,25 +212,5 @@ public sealed class EmbedBenchmark : IBenchmark
         {
             return null;
         }
-    }
-
-    /// <summary>Centre 256×256 crops of the dev set's captures, re-encoded alternately as PNG and JPEG.</summary>
-    private static List<ReadOnlyMemory<byte>> MakeCaptures(string folder, int size)
-    {
-        var list = new List<ReadOnlyMemory<byte>>();
-        foreach (var file in Directory.EnumerateFiles(folder).Order())
-        {
-            var image = ImageCodec.Decode(File.ReadAllBytes(file), PixelFormat.Gray8);
-            if (image.Width < size || image.Height < size) continue;
-            var crop = new byte[size * size];
-            int x0 = (image.Width - size) / 2, y0 = (image.Height - size) / 2;
-            for (var y = 0; y < size; y++)
-                image.Pixels.AsSpan((y0 + y) * image.Width + x0, size).CopyTo(crop.AsSpan(y * size));
-            list.Add(list.Count % 2 == 0
-                ? ImageCodec.EncodePng(crop, size, size, PixelFormat.Gray8)
-                : ImageCodec.EncodeJpeg(crop, size, size, PixelFormat.Gray8, 90));
-        }
-        if (list.Count < FingerprintEngine.MaxBatchSize + 1) throw new InvalidOperationException($"too few captures in {folder}");
-        return list;
     }
 }

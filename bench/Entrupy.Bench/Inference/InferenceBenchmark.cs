@@ -30,7 +30,7 @@ public sealed class InferenceBenchmark : IBenchmark
         var maxBatch = (int)Option(args, "--max-batch", InferenceOptions.Default.MaxBatchSize);
         var workers = Environment.ProcessorCount;
         var model = FingerprintModel.LoadDefault();
-        var captures = MakeCaptures(Path.Combine(context.RepoRoot, "models", "fingerprint", "devset", "images"), 256);
+        var captures = Fingerprinting.DevSetCaptures.CentreCrops(Path.Combine(context.RepoRoot, "models", "fingerprint", "devset", "images"), 256);
         context.Progress($"{captures.Count} captures 256x256, {workers} cores, {callers} callers x {perCall} capture(s) per call, " +
                          $"{rounds} round(s) of {seconds:0.#} s per figure (alternating, medians reported)");
 
@@ -199,25 +199,5 @@ public sealed class InferenceBenchmark : IBenchmark
     {
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? double.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
-    }
-
-    /// <summary>Centre 256×256 crops of the dev set's captures, re-encoded alternately as PNG and JPEG (as the embed benchmark).</summary>
-    private static List<byte[]> MakeCaptures(string folder, int size)
-    {
-        var list = new List<byte[]>();
-        foreach (var file in Directory.EnumerateFiles(folder).Order(StringComparer.Ordinal))
-        {
-            var image = ImageCodec.Decode(File.ReadAllBytes(file), PixelFormat.Gray8);
-            if (image.Width < size || image.Height < size) continue;
-            var crop = new byte[size * size];
-            int x0 = (image.Width - size) / 2, y0 = (image.Height - size) / 2;
-            for (var y = 0; y < size; y++)
-                image.Pixels.AsSpan((y0 + y) * image.Width + x0, size).CopyTo(crop.AsSpan(y * size));
-            list.Add(list.Count % 2 == 0
-                ? ImageCodec.EncodePng(crop, size, size, PixelFormat.Gray8)
-                : ImageCodec.EncodeJpeg(crop, size, size, PixelFormat.Gray8, 90));
-        }
-        if (list.Count < FingerprintEngine.MaxBatchSize + 1) throw new InvalidOperationException($"too few captures in {folder}");
-        return list;
     }
 }

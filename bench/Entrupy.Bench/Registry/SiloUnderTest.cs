@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using System.Text.RegularExpressions;
+using Entrupy.TestSupport;
 
 namespace Entrupy.Bench.Registry;
 
@@ -12,7 +12,7 @@ namespace Entrupy.Bench.Registry;
 /// One real silo process (the built Entrupy.Silo.dll) on a free 127.0.0.1 port, with a bootstrap admin key and one
 /// tenant, driven over HTTP like a customer would. Killed on dispose.
 /// </summary>
-internal sealed partial class SiloUnderTest : IAsyncDisposable
+internal sealed class SiloUnderTest : IAsyncDisposable
 {
     private const string AdminKey = "bench-admin-key-0123456789abcdef";
     private readonly Process _process;
@@ -62,34 +62,10 @@ internal sealed partial class SiloUnderTest : IAsyncDisposable
         foreach (var a in common.Concat(storageArguments)) start.ArgumentList.Add(a);
         start.Environment["Logging__Console__FormatterName"] = "simple";
 
-        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the silo");
+        // The latest lines are the ones an error message needs; older ones are dropped.
         var log = new ConcurrentQueue<string>();
-        var address = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            Keep(log, e.Data);
-            var m = ListeningOn().Match(e.Data);
-            if (m.Success) address.TrySetResult(new Uri(m.Groups[1].Value));
-        };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Keep(log, e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        var done = await Task.WhenAny(address.Task, process.WaitForExitAsync(), Task.Delay(timeout));
-        if (done != address.Task)
-        {
-            try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
-            throw new InvalidOperationException("the silo did not start:\n" + string.Join('\n', log));
-        }
-
-        return new SiloUnderTest(process, log, await address.Task);
-    }
-
-    // The latest lines are the ones an error message needs; older ones are dropped.
-    private static void Keep(ConcurrentQueue<string> log, string line)
-    {
-        log.Enqueue(line);
-        while (log.Count > 200) log.TryDequeue(out _);
+        var (process, address) = await SiloLauncher.StartAsync(start, timeout, log, maxLogLines: 200);
+        return new SiloUnderTest(process, log, address);
     }
 
     /// <summary>Creates a tenant and an API key for it through the admin API.</summary>
@@ -109,12 +85,7 @@ internal sealed partial class SiloUnderTest : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Tenant?.Dispose();
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-        _process.Dispose();
+        await SiloLauncher.StopAsync(_process);
     }
 
     private HttpClient Client(string key)
@@ -134,7 +105,4 @@ internal sealed partial class SiloUnderTest : IAsyncDisposable
         if (response.StatusCode != HttpStatusCode.Created) throw new InvalidOperationException($"POST {path}: {(int)response.StatusCode} {text}");
         return JsonDocument.Parse(text).RootElement.Clone();
     }
-
-    [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
-    private static partial Regex ListeningOn();
 }

@@ -6,6 +6,8 @@ namespace Entrupy.Device.Output;
 // The --json payloads, one record per command. Field names are part of the CLI's contract (docs/cli.md lists them
 // and tests/Entrupy.Device.Tests pins them): add fields, never rename or drop one. Nested objects keep the API's
 // wire shapes (CaptureQuality, CustodyEvent, TraceMatch, AuthenticationResult, FingerprintRegistration).
+// Deliberately not the API's response DTOs: these are flattened for scripts and versioned with the CLI, so an API
+// change cannot silently change the CLI's output.
 
 /// <summary><c>register</c> / <c>capture</c>: the new registration.</summary>
 internal sealed record RegisterResult

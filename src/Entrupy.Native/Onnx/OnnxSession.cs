@@ -137,18 +137,7 @@ public sealed unsafe class OnnxSession : IDisposable
         IReadOnlyList<string>? outputNames = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        var inputIndices = new int[inputs.Count];
-        var tensors = new OnnxTensor[inputs.Count];
-        var position = 0;
-        foreach (var (name, tensor) in inputs)
-        {
-            ArgumentNullException.ThrowIfNull(tensor, $"inputs[\"{name}\"]");
-            inputIndices[position] = FindInput(name);
-            tensors[position] = tensor;
-            ValidateInput(inputIndices[position], tensor.ShapeSpan, tensor.Data.Length);
-            position++;
-        }
-        RequireAllInputs(inputIndices);
+        var (inputIndices, tensors) = ResolveInputs(inputs);
         var outputIndices = ResolveOutputs(outputNames);
         cancellationToken.ThrowIfCancellationRequested();
 
@@ -196,18 +185,7 @@ public sealed unsafe class OnnxSession : IDisposable
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(outputs);
-        var inputIndices = new int[inputs.Count];
-        var tensors = new OnnxTensor[inputs.Count];
-        var position = 0;
-        foreach (var (name, tensor) in inputs)
-        {
-            ArgumentNullException.ThrowIfNull(tensor, $"inputs[\"{name}\"]");
-            inputIndices[position] = FindInput(name);
-            tensors[position] = tensor;
-            ValidateInput(inputIndices[position], tensor.ShapeSpan, tensor.Data.Length);
-            position++;
-        }
-        RequireAllInputs(inputIndices);
+        var (inputIndices, tensors) = ResolveInputs(inputs);
         var outputIndices = ResolveOutputs(outputs.Keys.ToArray());
         var buffers = outputs.Values.ToArray();
         for (var i = 0; i < buffers.Length; i++)
@@ -490,6 +468,24 @@ public sealed unsafe class OnnxSession : IDisposable
         if (inputIndexByName.TryGetValue(name, out var index)) return index;
         throw new ArgumentException(
             $"The model has no input named '{name}'. Its inputs are: {string.Join(", ", inputs.Select(i => i.ToString()))}.", nameof(name));
+    }
+
+    /// <summary>Input index and tensor of every named input, each checked against the model; all inputs must be given.</summary>
+    private (int[] Indices, OnnxTensor[] Tensors) ResolveInputs(IReadOnlyDictionary<string, OnnxTensor> inputs)
+    {
+        var inputIndices = new int[inputs.Count];
+        var tensors = new OnnxTensor[inputs.Count];
+        var position = 0;
+        foreach (var (name, tensor) in inputs)
+        {
+            ArgumentNullException.ThrowIfNull(tensor, $"inputs[\"{name}\"]");
+            inputIndices[position] = FindInput(name);
+            tensors[position] = tensor;
+            ValidateInput(inputIndices[position], tensor.ShapeSpan, tensor.Data.Length);
+            position++;
+        }
+        RequireAllInputs(inputIndices);
+        return (inputIndices, tensors);
     }
 
     private void RequireAllInputs(ReadOnlySpan<int> supplied)

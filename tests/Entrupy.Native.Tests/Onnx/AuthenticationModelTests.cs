@@ -14,7 +14,6 @@ public sealed class AuthenticationModelTests
 {
     private const int Side = 256;
 
-    // TinyModel walks up to Entrupy.Grains.sln (from the binaries, else from the compiled source's folder).
     private static string ModelDir => Path.Combine(TinyModel.RepoRoot, "models", "authentication");
 
     [Fact]

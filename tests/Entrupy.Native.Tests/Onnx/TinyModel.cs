@@ -114,16 +114,6 @@ internal static class TinyModel
             root.GetProperty("fc_b").EnumerateArray().Select(v => v.GetSingle()).ToArray());
     }
 
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Entrupy.Grains.sln"))) return dir.FullName;
-        // Built with --artifacts-path outside the repo: fall back to the source tree this file was compiled from.
-        for (var dir = new DirectoryInfo(SourceDirectory()); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Entrupy.Grains.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException($"No folder containing Entrupy.Grains.sln above {AppContext.BaseDirectory}.");
-    }
+    private static string FindRepoRoot() => Entrupy.TestSupport.RepositoryRoot.Path;
 
-    private static string SourceDirectory([System.Runtime.CompilerServices.CallerFilePath] string path = "") =>
-        Path.GetDirectoryName(path) ?? ".";
 }

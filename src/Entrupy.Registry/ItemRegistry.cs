@@ -44,7 +44,7 @@ internal sealed class ItemRegistry(IGrainFactory grains, FingerprintModel model,
         }
 
         var custodyRequest = metadata.CustodyEvent is { } custodyEvent
-            ? custodyEvent with { EventId = custodyEvent.EventId ?? DerivedEventId(item, requestId) }
+            ? custodyEvent with { EventId = custodyEvent.EventId ?? CustodyEventIds.Derive(item, requestId) }
             : null;
         if (custodyRequest is not null) ItemGrain.ValidateCustodyEvent(custodyRequest);
         var setKey = FingerprintReferences.SetKey(item, requestId);
@@ -274,15 +274,5 @@ internal sealed class ItemRegistry(IGrainFactory grains, FingerprintModel model,
             ["clipped"] = qualities.Max(q => q.Clipped),
             ["mean"] = qualities.Average(q => q.Mean),
         };
-    }
-
-    /// <summary>A stable eventID for the custody event of a registration request, so a retry records it once.</summary>
-    private static string DerivedEventId(ItemKey item, string requestId)
-    {
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes("custody\n" + item + "\n" + requestId));
-        // RFC 9562 version 8 (custom) UUID from the hash.
-        hash[6] = (byte)((hash[6] & 0x0F) | 0x80);
-        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
-        return "urn:uuid:" + new Guid(hash.AsSpan(0, 16), bigEndian: true).ToString("D");
     }
 }

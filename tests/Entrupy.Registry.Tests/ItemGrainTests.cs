@@ -11,6 +11,26 @@ public sealed class ItemGrainTests : IDisposable
     public void Dispose() => host.Dispose();
 
     [Fact]
+    public async Task A_custody_event_with_an_id_derived_from_the_request_is_recorded_once_when_retried()
+    {
+        await using var cluster = await host.StartAsync();
+        var key = ItemKey.Create("acme", "bag-9");
+        var item = cluster.GrainFactory.GetItemGrain(key);
+        var id = CustodyEventIds.Derive(key, "custody:key-1");
+        Assert.Equal(id, CustodyEventIds.Derive(key, "custody:key-1"));
+        Assert.NotEqual(id, CustodyEventIds.Derive(key, "custody:key-2"));
+        Assert.NotEqual(id, CustodyEventIds.Derive(ItemKey.Create("acme", "bag-10"), "custody:key-1"));
+        Assert.True(Uri.TryCreate(id, UriKind.Absolute, out _));
+
+        var request = Event("receiving", "in_progress", new DateTimeOffset(2026, 5, 1, 9, 0, 0, TimeSpan.FromHours(2))) with { EventId = id };
+        var first = await item.AddCustodyEvent(request);
+        var retried = await item.AddCustodyEvent(request);
+
+        Assert.Equal(first, retried);
+        Assert.Single((await item.GetItem()).Custody);
+    }
+
+    [Fact]
     public async Task Re_registration_keeps_lineage_and_marks_the_earlier_one_superseded()
     {
         await using var cluster = await host.StartAsync();

@@ -131,6 +131,9 @@ internal static class ItemEndpoints
     {
         var key = ItemRequests.Key(user, id);
         var body = await ItemRequests.ReadJsonAsync<CustodyEventRequest>(request, "custody event", cancellationToken);
+        // Without a client eventID, one derived from the Idempotency-Key makes a retry after an unknown outcome
+        // (silo died before the idempotency record was stored) return the stored event instead of appending another.
+        if (body.EventId is null) body = body with { EventId = CustodyEventIds.Derive(key, "custody:" + request.Headers[ApiRoutes.IdempotencyKeyHeader]) };
         var recorded = await grains.GetItemGrain(key).AddCustodyEvent(body);
         await directory.RecordAsync(key, null, recorded.Sequence + 1, clock.GetUtcNow());
         await webhooks.PublishAsync(key.TenantId, WebhookEventKinds.CustodyEventAdded, new

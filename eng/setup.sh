@@ -17,6 +17,8 @@ apt_packages=(
   python3-onnx python3-numpy python3-faiss python3-jsonschema
   nodejs npm sqlite3
 )
+# bench/run also generates capture datasets (models/fingerprint/make_dataset.py); tests and the silo do not need these.
+if [[ "${ENTRUPY_BENCH_SETUP:-}" == "1" ]]; then apt_packages+=(python3-scipy python3-pil python3-skimage); fi
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

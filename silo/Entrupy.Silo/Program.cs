@@ -15,9 +15,14 @@ if (args.Length > 0 && args[0] == "eval") return Entrupy.Silo.Commands.EvalComma
 var builder = WebApplication.CreateBuilder(args);
 
 StorageSelection storage;
+RegistryOptions registryOptions;
 try
 {
     storage = builder.Services.AddConfiguredGrainStorage(builder.Configuration);
+    // Registry:ShardCount, Registry:TraceShortlist, … (docs/registry.md); validated before anything starts.
+    registryOptions = builder.Configuration.GetSection("Registry").Get<RegistryOptions>() ?? new RegistryOptions();
+    try { registryOptions.Validate(); }
+    catch (ArgumentException e) { throw new InvalidOperationException($"Registry: {e.Message}", e); }
 }
 catch (InvalidOperationException e)
 {
@@ -27,7 +32,7 @@ catch (InvalidOperationException e)
 }
 builder.Services.AddGrainSilo(silo => silo
     .AddGrainsFromAssembly(typeof(Program).Assembly)
-    .AddRegistryGrains()      // with the IItemRegistry service the item endpoints use
+    .AddRegistryGrains(registryOptions) // with the IItemRegistry service the item endpoints use
     .AddInferenceGrains());   // fingerprint extraction and authentication models
 builder.Services.AddSiloApi(builder.Configuration);
 builder.Services.AddItemEndpoints();

@@ -30,8 +30,12 @@ public sealed class RegistryOptions
     /// <summary>Snapshots are stored in records of at most this many bytes, so storage rows and blobs stay small.</summary>
     public int SnapshotChunkBytes { get; init; } = 4 * 1024 * 1024;
 
-    /// <summary>Trace: how many candidates (by global-vector similarity) are first re-scored with the 1:1 matcher.</summary>
-    public int TraceShortlist { get; init; } = 10;
+    /// <summary>
+    /// Trace: how many candidates (by global-vector similarity) are first re-scored with the 1:1 matcher. 5 (the
+    /// default <c>top</c>) measured 95 → 122 traces/s against 10 with the same recall@1, since the set widens anyway
+    /// while nothing matches.
+    /// </summary>
+    public int TraceShortlist { get; init; } = 5;
 
     /// <summary>
     /// Trace: when nothing in the shortlist matches, the re-scored set doubles until something matches or this many

@@ -40,6 +40,19 @@ public sealed class HealthTests : IDisposable
     }
 
     [Fact]
+    public async Task AnInvalidShardCountStopsTheSiloWithTheKeyToFix()
+    {
+        using var process = Process.Start(SiloProcess.StartInfo(["--urls", "http://127.0.0.1:0", "--Storage:Provider=memory", "--Registry:ShardCount=0"]))!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        _ = process.StandardOutput.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(cts.Token);
+
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains("ShardCount", await stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AnUnknownStorageProviderStopsTheSiloWithTheKeyToFix()
     {
         using var process = Process.Start(SiloProcess.StartInfo(["--urls", "http://127.0.0.1:0", "--Storage:Provider=floppy"]))!;

@@ -29,11 +29,13 @@ import sys
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # deterministic reduction order
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 import features as F  # noqa: E402
+from onnx_graph import GraphBuilder  # noqa: E402
 import synth  # noqa: E402
 
 OPSET = 13
@@ -162,26 +164,9 @@ def metrics(p_auth, y, lo, hi):
 
 
 # ------------------------------------------------------------------------------------------------ ONNX export
-class G:
-    def __init__(self):
-        self.nodes, self.inits, self.n = [], [], 0
-
-    def name(self, p):
-        self.n += 1
-        return f"{p}_{self.n}"
-
-    def const(self, arr, p="c"):
-        nm = self.name(p)
-        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), nm))
-        return nm
-
+class G(GraphBuilder):
     def f(self, v, p="k"):
         return self.const(np.array(v, np.float32), p)
-
-    def op(self, typ, inputs, p=None, out=None, **attrs):
-        o = out or self.name(p or typ.lower())
-        self.nodes.append(helper.make_node(typ, inputs, [o], name=o, **attrs))
-        return o
 
     def mean(self, x, axes, keep):
         # Mean over H and W as two short reductions: ORT accumulates a reduction sequentially in float32, and one

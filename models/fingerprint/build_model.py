@@ -25,11 +25,13 @@ import sys
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 import fpcore  # noqa: E402
+from onnx_graph import GraphBuilder  # noqa: E402
 
 OPSET = 13
 IR_VERSION = 7
@@ -37,24 +39,7 @@ MODEL_ID = "entrupy-surface-fp"
 MODEL_VERSION = "1.0.0"
 
 
-class G:
-    def __init__(self):
-        self.nodes, self.inits, self.n = [], [], 0
-
-    def name(self, p):
-        self.n += 1
-        return f"{p}_{self.n}"
-
-    def const(self, arr, p="c"):
-        nm = self.name(p)
-        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), nm))
-        return nm
-
-    def op(self, typ, inputs, p=None, **attrs):
-        out = self.name(p or typ.lower())
-        self.nodes.append(helper.make_node(typ, inputs, [out], name=out, **attrs))
-        return out
-
+class G(GraphBuilder):
     def pad(self, x, r, mode="reflect"):
         pads = np.array([0, 0, r, r, 0, 0, r, r], np.int64)
         return self.op("Pad", [x, self.const(pads, "pads")], mode=mode)

@@ -140,7 +140,9 @@ public static class AzureSilo
     /// <summary>A multipart registration or probe body: the image as an <c>image</c> part, plus an optional metadata part.</summary>
     public static MultipartFormDataContent Captures(string imagePath, object? metadata = null)
     {
-        var form = new MultipartFormDataContent();
+        // A fixed boundary, so a retry sends the very same bytes: the silo hashes the exact body, and after an
+        // outcome-unknown write (stored, but answered 503) a retry with a new random boundary is rightly a 422.
+        var form = new MultipartFormDataContent("entrupy-test-boundary-" + Path.GetFileNameWithoutExtension(imagePath));
         var image = new ByteArrayContent(File.ReadAllBytes(imagePath));
         image.Headers.ContentType = new MediaTypeHeaderValue(imagePath.EndsWith(".png", StringComparison.Ordinal) ? "image/png" : "image/jpeg");
         form.Add(image, "image", Path.GetFileName(imagePath));

@@ -133,15 +133,13 @@ internal sealed class ItemRegistry(IGrainFactory grains, FingerprintModel model,
         // Every shard, every probe vector, in parallel (a grain call on an idle grain runs on the caller's thread,
         // hence Task.Run). Each shard only searches this tenant's own FAISS index.
         var k = options.TraceMaxCandidates;
+        var vectors = parsed.Select(p => p.GlobalVectorArray()).ToArray(); // once per probe, shared by every shard (read-only)
         var searches = new List<Task<IndexHit[]>>();
         for (var shard = 0; shard < options.ShardCount; shard++)
         {
             var shardGrain = grains.GetGrain<IIndexShardGrain>(shard);
-            foreach (var probe in parsed)
-            {
-                var vector = probe.GlobalVectorArray();
+            foreach (var vector in vectors)
                 searches.Add(Task.Run(() => shardGrain.Search(tenantId, vector, k), cancellationToken));
-            }
         }
         var nearest = new Dictionary<string, IndexHit>(StringComparer.Ordinal);
         foreach (var hit in (await Task.WhenAll(searches)).SelectMany(h => h))

@@ -2,8 +2,9 @@
 
 usage: python3 validate_epcis.py SCHEMA DOCUMENT
 Prints VALID, or INVALID followed by one line per error; exit code 0 / 1.
-The schema's own $schema picks the draft (validator_for). 'uri' formats are checked by jsonschema itself; 'date-time'
-is checked here (RFC 3339) because the Debian package lacks the optional checker for it.
+The schema's own $schema picks the draft (validator_for). 'date-time' (RFC 3339) and 'uri' (RFC 3986: a scheme, then
+no spaces or controls) are checked here: jsonschema only checks them when optional packages (rfc3987, ...) happen to be
+installed, so the result would otherwise depend on the machine.
 """
 import json
 import re
@@ -12,6 +13,7 @@ from datetime import datetime
 
 import jsonschema
 
+URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1f\x7f]*$")
 RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
@@ -33,6 +35,10 @@ def main():
         # Range check (month 13, hour 25, offset 99:00 raise ValueError); the fraction is syntax-checked above.
         datetime.fromisoformat(m.group(1) + "T" + m.group(2) + zone)
         return True
+
+    @checker.checks("uri")
+    def uri(value):
+        return not isinstance(value, str) or URI.match(value) is not None
 
     validator = cls(schema, format_checker=checker)
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))

@@ -10,8 +10,18 @@ namespace Entrupy.Fingerprinting;
 /// <remarks>Immutable and thread-safe. Serialize with <see cref="ToBytes"/> / <see cref="FromBytes"/>.</remarks>
 public sealed class Fingerprint
 {
-    /// <summary>Version of the <see cref="ToBytes"/> layout.</summary>
-    public const byte FormatVersion = 1;
+    /// <summary>
+    /// Version of the <see cref="ToBytes"/> layout: 2 stores descriptors as 8-bit codes (a quarter of the size of
+    /// version 1's float32). <see cref="FromBytes"/> reads both.
+    /// </summary>
+    public const byte FormatVersion = 2;
+
+    /// <summary>Version 1 of the layout: float32 descriptors (still read).</summary>
+    internal const byte FloatFormatVersion = 1;
+
+    // RootSIFT components lie in [0, 1]: code = round(v × 255). The rounding error (≤ 0.002 per component) moves a
+    // descriptor dot product by about 0.001, far below the margins the matcher decides on.
+    private const float DescriptorCodeScale = 255f;
 
     /// <summary>Descriptor length (4×4 cells × 8 orientations).</summary>
     public const int DescriptorLength = 128;
@@ -104,14 +114,17 @@ public sealed class Fingerprint
 
     internal static int PadRows(int count) => Math.Max(RowPadding, (count + RowPadding - 1) / RowPadding * RowPadding);
 
-    /// <summary>Serializes the record (little-endian; float32 descriptors, so compare scores are preserved exactly).</summary>
+    /// <summary>
+    /// Serializes the record (little-endian, <see cref="FormatVersion"/>): descriptors as 8-bit codes, everything else
+    /// exact. A record read back scores like the original up to that rounding, and serializes to the same bytes again.
+    /// </summary>
     public byte[] ToBytes()
     {
         var id = Encoding.UTF8.GetBytes(ModelId);
         var version = Encoding.UTF8.GetBytes(ModelVersion);
         var k = KeypointCount;
         var size = 1 + 1 + id.Length + 1 + version.Length + 1 + 2 + 1 + 4 * angles.Length + 8 + 32 + 2 * k
-            + 4 * DescriptorLength * k * sets.Length + 2 + 4 * globalVector.Length;
+            + DescriptorLength * k * sets.Length + 2 + 4 * globalVector.Length;
         var buffer = new byte[size];
         var w = new SpanWriter(buffer);
         w.Byte(FormatVersion);
@@ -125,7 +138,7 @@ public sealed class Fingerprint
         w.Double(Quality.Focus); w.Double(Quality.Mean); w.Double(Quality.Contrast); w.Double(Quality.Clipped);
         w.Bytes(mapX); w.Bytes(mapY);
         foreach (var set in sets)
-            for (var i = 0; i < k * DescriptorLength; i++) w.Single(set[i]);
+            for (var i = 0; i < k * DescriptorLength; i++) w.Byte((byte)Math.Clamp(MathF.Round(set[i] * DescriptorCodeScale), 0f, 255f));
         w.UInt16((ushort)globalVector.Length);
         foreach (var v in globalVector) w.Single(v);
         return buffer;
@@ -140,8 +153,8 @@ public sealed class Fingerprint
         {
             var r = new SpanReader(data);
             var format = r.Byte();
-            if (format != FormatVersion)
-                throw new InvalidDataException($"Fingerprint format version {format} is not supported (this build reads {FormatVersion}).");
+            if (format is not (FormatVersion or FloatFormatVersion))
+                throw new InvalidDataException($"Fingerprint format version {format} is not supported (this build reads {FloatFormatVersion} and {FormatVersion}).");
             var id = Encoding.UTF8.GetString(r.Bytes(r.Byte()));
             var version = Encoding.UTF8.GetString(r.Bytes(r.Byte()));
             if (id != model.Id || version != model.Version)
@@ -164,7 +177,10 @@ public sealed class Fingerprint
             for (var s = 0; s < setCount; s++)
             {
                 sets[s] = new float[padded * DescriptorLength];
-                for (var i = 0; i < k * DescriptorLength; i++) sets[s][i] = r.Single();
+                if (format == FloatFormatVersion)
+                    for (var i = 0; i < k * DescriptorLength; i++) sets[s][i] = r.Single();
+                else
+                    for (var i = 0; i < k * DescriptorLength; i++) sets[s][i] = r.Byte() / DescriptorCodeScale;
             }
             var global = new float[r.UInt16()];
             for (var i = 0; i < global.Length; i++) global[i] = r.Single();

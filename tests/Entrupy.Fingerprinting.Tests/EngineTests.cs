@@ -48,7 +48,18 @@ public sealed class EngineTests(EngineFixture fx, ITestOutputHelper output)
         Assert.True(print.GlobalVector.SequenceEqual(copy.GlobalVector));
         Assert.Equal(print.Quality.Focus, copy.Quality.Focus);
         var probe = fx.Engine.Extract(fx.ImageBytes("p2.jpg"), FingerprintPurpose.Probe);
-        Assert.Equal(fx.Matcher.Compare(probe, print), fx.Matcher.Compare(probe, copy));
+        // 8-bit descriptor codes: the stored record scores within rounding of the fresh one, never across the threshold.
+        var fresh = fx.Matcher.Compare(probe, print).Score;
+        var stored = fx.Matcher.Compare(probe, copy).Score;
+        Assert.InRange(stored, fresh * 0.9, fresh * 1.1 + 1);
+        Assert.True(stored >= fx.Model.OperatingThreshold);
+        for (var s = 0; s < print.SetCount; s++)
+        {
+            var original = print.Descriptors(s);
+            var restored = copy.Descriptors(s);
+            for (var i = 0; i < original.Length; i++) Assert.Equal(original[i], restored[i], 0.5f / 255 + 1e-6f);
+        }
+        Assert.InRange(bytes.Length, 90_000, 110_000); // 3 sets × 256 × 128 codes + the 2,048-float global vector
         var probeCopy = Fingerprint.FromBytes(probe.ToBytes(), fx.Model);
         Assert.Equal(FingerprintPurpose.Probe, probeCopy.Purpose);
         output.WriteLine($"record sizes: enrolment {bytes.Length} B, probe {probe.ToBytes().Length} B");
@@ -62,6 +73,45 @@ public sealed class EngineTests(EngineFixture fx, ITestOutputHelper output)
         Assert.Contains("Re-enrol", Assert.Throws<InvalidDataException>(() => Fingerprint.FromBytes(wrongModel, fx.Model)).Message);
         Assert.Throws<InvalidDataException>(() => Fingerprint.FromBytes(bytes.AsSpan(0, bytes.Length - 3), fx.Model));
         Assert.Throws<InvalidDataException>(() => Fingerprint.FromBytes([.. bytes, 0], fx.Model));
+    }
+
+    [Fact]
+    public void Format_1_records_with_float32_descriptors_are_still_read_exactly()
+    {
+        var print = fx.Enrolled("g2.png");
+        var v1 = FormatOneRecord(print);
+        var copy = Fingerprint.FromBytes(v1, fx.Model);
+        for (var s = 0; s < print.SetCount; s++) Assert.True(print.Descriptors(s).SequenceEqual(copy.Descriptors(s)));
+        Assert.True(print.GlobalVector.SequenceEqual(copy.GlobalVector));
+        var probe = fx.Engine.Extract(fx.ImageBytes("p2.jpg"), FingerprintPurpose.Probe);
+        Assert.Equal(fx.Matcher.Compare(probe, print), fx.Matcher.Compare(probe, copy));
+        Assert.Equal(Fingerprint.FormatVersion, copy.ToBytes()[0]); // rewritten in the current format
+    }
+
+    /// <summary>The format-1 layout, written independently of <see cref="Fingerprint.ToBytes"/> from public figures.</summary>
+    private static byte[] FormatOneRecord(Fingerprint print)
+    {
+        using var stream = new MemoryStream();
+        using var w = new BinaryWriter(stream); // little-endian
+        var id = System.Text.Encoding.UTF8.GetBytes(print.ModelId);
+        var version = System.Text.Encoding.UTF8.GetBytes(print.ModelVersion);
+        w.Write((byte)1);
+        w.Write((byte)id.Length); w.Write(id);
+        w.Write((byte)version.Length); w.Write(version);
+        w.Write((byte)print.Purpose);
+        w.Write((ushort)print.KeypointCount);
+        w.Write((byte)print.SteeringAngles.Count);
+        foreach (var a in print.SteeringAngles) w.Write(a);
+        w.Write(print.Quality.Width); w.Write(print.Quality.Height);
+        w.Write(print.Quality.Focus); w.Write(print.Quality.Mean); w.Write(print.Quality.Contrast); w.Write(print.Quality.Clipped);
+        for (var i = 0; i < print.KeypointCount; i++) w.Write((byte)((print.KeypointX(i) - 0.5f) / 2));
+        for (var i = 0; i < print.KeypointCount; i++) w.Write((byte)((print.KeypointY(i) - 0.5f) / 2));
+        for (var s = 0; s < print.SteeringAngles.Count; s++)
+            foreach (var v in print.Descriptors(s)) w.Write(v);
+        w.Write((ushort)print.GlobalVector.Length);
+        foreach (var v in print.GlobalVector) w.Write(v);
+        w.Flush();
+        return stream.ToArray();
     }
 
     [Fact]

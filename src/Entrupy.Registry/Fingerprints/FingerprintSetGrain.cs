@@ -21,13 +21,13 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
     /// <summary>Most captures one registration may have.</summary>
     internal const int MaxCaptures = 16;
 
-    /// <summary>Largest accepted serialized fingerprint (an enrolment record is ~400 KB).</summary>
+    /// <summary>Largest accepted serialized fingerprint (an enrolment record is ~100 KB, a version-1 float32 one ~400 KB).</summary>
     internal const int MaxFingerprintBytes = 4 * 1024 * 1024;
 
     private const string GrainTypeName = "fingerprint";
 
     // A trace sends the same probe array to every candidate's set grain; in one silo (no copy through the serializer)
-    // it is parsed once instead of once per candidate (a probe record is ~130 KB of floats: an LOH allocation each).
+    // it is parsed once instead of once per candidate (parsing a probe allocates ~130 KB of floats: an LOH allocation each).
     private static readonly ConditionalWeakTable<byte[], Fingerprint> ParsedProbes = new();
 
     private IGrainStorage storage = null!;

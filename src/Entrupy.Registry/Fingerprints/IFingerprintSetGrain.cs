@@ -4,7 +4,7 @@ namespace Entrupy.Registry;
 
 /// <summary>
 /// The enrolment fingerprints of one registration (one per capture), stored write-once outside the item's state so
-/// the ~400 KB per capture is not rewritten by every custody event. Key: <c>{tenantId}/{customerItemId}/{setId}</c>
+/// the ~100 KB per capture is not rewritten by every custody event. Key: <c>{tenantId}/{customerItemId}/{setId}</c>
 /// (the item registry derives <c>setId</c> from the registration's request id, so a retry lands on the same set).
 /// An activation keeps the deserialized fingerprints in memory, so repeated compares cost only the matching;
 /// idle collection frees them.

@@ -168,7 +168,7 @@ def real(rng, item: int):
     if not photos:
         return leather(rng)
     tiles = real_tiles()
-    k = item % (len(tiles) * 8)  # items beyond the pool would reuse tiles: keep real items per set <= pool
+    k = item % (len(tiles) * 8)  # surface() never asks beyond the pool: a reused tile would be a duplicate item
     (ph, tile), pose = tiles[k // 8], k % 8
     ty, tx = divmod(tile, 512 // REAL_TILE)
     # Only the tile itself (no context, no padding) so that no two items share any photographed content.
@@ -188,7 +188,12 @@ def surface(seed: int, item: int, family: str | None = None) -> tuple[str, np.nd
         family = FAMILIES[item % len(FAMILIES)]
     if family == "real":
         pool = len(real_tiles()) * 8 or 1
-        img = real(rng, int(_rng(seed, 0xBEEF).permutation(pool)[(item // len(FAMILIES)) % pool]))
+        if item // len(FAMILIES) >= pool:
+            # The photographed pool is used up: reusing a tile would make two "distinct" items the same surface (a
+            # trace could not tell them apart), so later items of this slot are procedural, of a rotating family.
+            family = FAMILIES[(item // len(FAMILIES)) % (len(FAMILIES) - 1)]
+    if family == "real":
+        img = real(rng, int(_rng(seed, 0xBEEF).permutation(pool)[item // len(FAMILIES)]))
     else:
         img = {"leather": leather, "fabric": fabric, "metal": metal, "paper": paper, "plastic": plastic}[family](rng)
     return family, _norm(img).astype(np.float32)

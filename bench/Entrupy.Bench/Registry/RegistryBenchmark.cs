@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Text.Json;
 using Entrupy.Fingerprinting;
 using Entrupy.Native.Onnx;
 
@@ -106,6 +107,8 @@ public sealed class RegistryBenchmark : IBenchmark
             var traceLatencies = new double[queries];
             var hits = 0;
             var traceErrors = 0;
+            var falseMatches = 0;
+            var noMatches = 0;
             var next = -1;
             for (var w = 0; w < Math.Min(20, set.Probes.Length); w++) // untimed warm-up of the trace path
             {
@@ -127,9 +130,16 @@ public sealed class RegistryBenchmark : IBenchmark
                         Interlocked.Increment(ref traceErrors);
                         continue;
                     }
-                    var candidates = (await RegistryLoad.JsonAsync(response)).GetProperty("candidates");
+                    var answer = await RegistryLoad.JsonAsync(response);
+                    var candidates = answer.GetProperty("candidates");
                     if (candidates.GetArrayLength() > 0 && candidates[0].GetProperty("customer_item_id").GetString() == itemId)
                         Interlocked.Increment(ref hits);
+                    // How a query that is not a hit fails: another item declared a match, or no match at all.
+                    if (answer.TryGetProperty("match", out var match) && match.ValueKind == JsonValueKind.Object)
+                    {
+                        if (match.GetProperty("customer_item_id").GetString() != itemId) Interlocked.Increment(ref falseMatches);
+                    }
+                    else Interlocked.Increment(ref noMatches);
                 }
             })));
             var traceSeconds = clock.Elapsed.TotalSeconds;
@@ -137,6 +147,8 @@ public sealed class RegistryBenchmark : IBenchmark
             figures["trace_queries_per_s"] = Math.Round(queries / traceSeconds, 1);
             LatencySummary.Of(traceLatencies).AddTo(figures, "trace_latency");
             figures["trace_recall_at_1"] = Math.Round(hits / (double)queries, 4);
+            figures["trace_false_match_rate"] = Math.Round(falseMatches / (double)queries, 4);
+            figures["trace_no_match_rate"] = Math.Round(noMatches / (double)queries, 4);
             figures["trace_errors"] = traceErrors;
             figures["trace_target_items"] = 100_000;
             context.Progress($"trace: {queries / traceSeconds:0.0} q/s, recall@1 {hits / (double)queries:0.000}");

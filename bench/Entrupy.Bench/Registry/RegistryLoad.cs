@@ -15,7 +15,7 @@ internal sealed record CaptureSet(string Folder, string[] ItemIds, byte[][] Enro
 {
     public static async Task<CaptureSet> LoadOrCreateAsync(BenchContext context, int items, int seed, int maxSide, string? cacheFolder)
     {
-        var folder = cacheFolder ?? Path.Combine(Path.GetTempPath(), $"entrupy-bench-items-{items}-seed{seed}-max{maxSide}");
+        var folder = cacheFolder ?? Path.Combine(Path.GetTempPath(), $"entrupy-bench-items-{items}-seed{seed}-max{maxSide}-v2");
         var complete = Path.Combine(folder, ".complete");
         if (!File.Exists(complete))
         {

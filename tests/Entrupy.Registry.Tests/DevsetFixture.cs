@@ -46,6 +46,9 @@ public sealed class DevsetFixture
         }
     }
 
+    /// <summary>The fingerprint as the registry holds it: serialized (8-bit descriptor codes) and read back.</summary>
+    public Fingerprint AsStored(Fingerprint fingerprint) => Fingerprint.FromBytes(fingerprint.ToBytes(), Model);
+
     /// <summary>Probes of <paramref name="itemId"/> the 1:1 matcher itself accepts against its enrolment (ground truth for the registry).</summary>
     public IEnumerable<Fingerprint> GenuineProbes(string itemId) =>
         Probes.GetValueOrDefault(itemId, []).Where(p => Matcher.Compare(p, Enrolments[itemId]).IsMatch);

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
 using Entrupy.Fingerprinting;
+using Entrupy.Grains.Persistence;
 using Entrupy.Grains.Testing;
 using Entrupy.Registry.Api;
 using Entrupy.Registry.Fingerprints;
@@ -53,7 +55,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         var genuine = fx.GenuineProbes(a).First();
         var match = await Compare(registry, "acme", "bag-a", genuine);
         Assert.True(match.Match);
-        Assert.Equal(fx.Matcher.Compare(genuine, fx.Enrolments[a]).Score, match.Score);
+        Assert.Equal(fx.Matcher.Compare(fx.AsStored(genuine), fx.AsStored(fx.Enrolments[a])).Score, match.Score);
         Assert.Equal(fx.Model.OperatingThreshold, match.Threshold);
         Assert.Equal(1, match.RegistrationNumber);
         Assert.StartsWith(fx.Model.Id, match.Model);
@@ -61,7 +63,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         var impostor = fx.GenuineProbes(b).First();
         var mismatch = await Compare(registry, "acme", "bag-a", impostor);
         Assert.False(mismatch.Match);
-        Assert.Equal(fx.Matcher.Compare(impostor, fx.Enrolments[a]).Score, mismatch.Score);
+        Assert.Equal(fx.Matcher.Compare(fx.AsStored(impostor), fx.AsStored(fx.Enrolments[a])).Score, mismatch.Score);
         Assert.True(mismatch.Score < match.Score);
 
         // Several probes fuse by the maximum.
@@ -82,13 +84,13 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
             [DevsetFixture.Extracted(fx.Enrolments[a], 0), DevsetFixture.Extracted(fx.Enrolments[b], 1)],
             new RegistrationMetadata { CapturedAt = CapturedAt }, "multi");
         Assert.Equal(2, response.Registration.CaptureCount);
-        Assert.Equal(2, host.StoredRecords("fingerprint", "fingerprint").Count(r => r.Key.StartsWith("acme/two-spots/", StringComparison.Ordinal)));
+        Assert.Single(host.StoredRecords("fingerprint", "set"), r => r.Key.StartsWith("acme/two-spots/", StringComparison.Ordinal));
 
         foreach (var (spot, probe) in new[] { (a, fx.GenuineProbes(a).First()), (b, fx.GenuineProbes(b).First()) })
         {
             var compare = await Compare(registry, "acme", "two-spots", probe);
             Assert.True(compare.Match);
-            Assert.Equal(fx.Matcher.Compare(probe, [fx.Enrolments[a], fx.Enrolments[b]]).Score, compare.Score);
+            Assert.Equal(fx.Matcher.Compare(fx.AsStored(probe), [fx.AsStored(fx.Enrolments[a]), fx.AsStored(fx.Enrolments[b])]).Score, compare.Score);
             Assert.Equal("two-spots", (await Trace(registry, "acme", probe)).Match?.CustomerItemId);
         }
         Assert.False((await Compare(registry, "acme", "two-spots", fx.GenuineProbes(c).First())).Match);
@@ -113,9 +115,8 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         Assert.True(enrolmentBytes > 100_000, $"an enrolment is {enrolmentBytes} bytes");
         var itemRow = Assert.Single(host.StoredRecords("item"));
         Assert.True(itemRow.Bytes < 10_000, $"item state is {itemRow.Bytes} bytes");
-        var records = host.StoredRecords("fingerprint");
-        Assert.Equal(2, records.Count);   // the capture and the manifest
-        Assert.Contains(records, r => r.Bytes == enrolmentBytes);
+        var record = Assert.Single(host.StoredRecords("fingerprint"));   // the whole set: one write
+        Assert.Equal(enrolmentBytes + 4 + 1 + 2 + 4 + 32, record.Bytes); // header, then length + SHA-256 and the capture
     }
 
     [Fact]
@@ -167,7 +168,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
             probed++;
             var trace = await Trace(registry, "acme", probe);
             Assert.Equal(id, trace.Match?.CustomerItemId);
-            Assert.Equal(fx.Matcher.Compare(probe, fx.Enrolments[id]).Score, trace.Match!.Score);
+            Assert.Equal(fx.Matcher.Compare(fx.AsStored(probe), fx.AsStored(fx.Enrolments[id])).Score, trace.Match!.Score);
             Assert.Equal("commissioning", trace.Match.LastCustodyEvent?.BizStep);
             Assert.Equal(trace.Candidates.Select(c => c.Score).OrderDescending(), trace.Candidates.Select(c => c.Score));
             Assert.InRange(trace.Candidates.Length, 1, 5);
@@ -412,6 +413,30 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
     }
 
     [Fact]
+    public async Task Sets_stored_in_the_earlier_layout_of_a_record_per_capture_plus_manifest_are_still_compared()
+    {
+        await using var cluster = await StartAsync();
+        var registry = Registry(cluster);
+        string a = fx.MatchableItem(0), b = fx.MatchableItem(1);
+        var captures = new[] { fx.Enrolments[a].ToBytes(), fx.Enrolments[b].ToBytes() };
+        var storage = cluster.Services.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default);
+        const string setKey = "acme/bag-old/0123456789abcdef0123456789abcdef";
+        for (var i = 0; i < captures.Length; i++)
+            await storage.WriteAsync(new GrainStateKey("fingerprint", $"{setKey}/{i}", "fingerprint"), captures[i], expectedETag: null);
+        var manifest = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { Sha256 = captures.Select(c => Convert.ToHexStringLower(SHA256.HashData(c))).ToArray() });
+        await storage.WriteAsync(new GrainStateKey("fingerprint", setKey, "manifest"), manifest, expectedETag: null);
+
+        var set = cluster.GrainFactory.GetGrain<IFingerprintSetGrain>(setKey);
+        Assert.False(await set.Store([captures[0]])); // the set exists: nothing is overwritten
+        var probe = fx.GenuineProbes(b).First().ToBytes();
+        var match = await set.Compare([probe]);
+        Assert.Equal(1, match.BestCapture);
+        Assert.True(match.Score >= fx.Model.OperatingThreshold);
+        Assert.Equal(fx.Model.GlobalVectorLength, (await set.GetIndexVector()).Length);
+        Assert.Empty(host.StoredRecords("fingerprint", "set"));
+    }
+
+    [Fact]
     public async Task A_damaged_fingerprint_record_is_refused_by_compare_and_skipped_by_trace()
     {
         await using var cluster = await StartAsync();
@@ -426,7 +451,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
             connection.Open();
             using var command = connection.CreateCommand();
             command.CommandText = "UPDATE grain_state SET data = substr(data, 1, 1000) || X'00' || substr(data, 1002) " +
-                                  "WHERE grain_type = 'fingerprint' AND state_name = 'fingerprint' AND grain_key LIKE 'acme/bag-1/%'";
+                                  "WHERE grain_type = 'fingerprint' AND state_name = 'set' AND grain_key LIKE 'acme/bag-1/%'";
             Assert.Equal(1, command.ExecuteNonQuery());
         }
 

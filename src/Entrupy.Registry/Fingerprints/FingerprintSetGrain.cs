@@ -9,10 +9,10 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Entrupy.Registry.Fingerprints;
 
 /// <summary>
-/// Stores a registration's fingerprints as raw records, one per capture
-/// (<c>fingerprint/{tenant}/{item}/{setId}/{capture}/fingerprint</c>), then a manifest
-/// (<c>fingerprint/{tenant}/{item}/{setId}/manifest</c>) with their SHA-256s. The manifest is written last: until it
-/// exists nothing refers to the captures and a retry may overwrite them; once it exists the set never changes.
+/// Stores a registration's fingerprints in one write-once record
+/// (<c>fingerprint/{tenant}/{item}/{setId}/set</c>, <see cref="FingerprintSetRecord"/>): the SHA-256 and length of every
+/// capture, then the captures. One durable write, so a set is either wholly there or absent.
+/// Sets written before this layout (a record per capture, then a JSON manifest of their SHA-256s) are still read.
 /// </summary>
 [GrainType("fingerprintset")]
 [CollectionAgeLimit("00:05:00")]
@@ -34,11 +34,15 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
     private FingerprintModel model = null!;
     private FingerprintMatcher matcher = null!;
     private string key = "";
-    private FingerprintSetManifest? manifest;
+    private ReadOnlyMemory<byte>? stored;             // the set record as read, until parsed into captures
+    private bool written;                             // stored by this activation: read back (and checked) when used
+    private LegacyManifest? legacyManifest;           // a set in the earlier layout
     private Fingerprint[]? captures;
 
     /// <summary>Lets set grains of this silo reuse a probe the caller already parsed from exactly this array.</summary>
     internal static void RememberProbe(byte[] bytes, Fingerprint parsed) => ParsedProbes.AddOrUpdate(bytes, parsed);
+
+    private bool Exists => stored is not null || written || legacyManifest is not null || captures is not null;
 
     /// <inheritdoc />
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -48,38 +52,34 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
         storage = ServiceProvider.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default);
         model = ServiceProvider.GetRequiredService<FingerprintModel>();
         matcher = ServiceProvider.GetService<FingerprintMatcher>() ?? new FingerprintMatcher(model);
-        if (await storage.ReadAsync(ManifestKey, cancellationToken) is { } stored)
-            manifest = JsonSerializer.Deserialize<FingerprintSetManifest>(stored.Data.Span);
+        if (await storage.ReadAsync(SetKey, cancellationToken) is { } record)
+            stored = record.Data;
+        else if (await storage.ReadAsync(LegacyManifestKey, cancellationToken) is { } manifest)
+            legacyManifest = JsonSerializer.Deserialize<LegacyManifest>(manifest.Data.Span);
     }
 
     /// <inheritdoc />
     public async Task<bool> Store(byte[][] fingerprints)
     {
         ArgumentNullException.ThrowIfNull(fingerprints);
-        if (manifest is not null) return false;
+        if (Exists) return false;
         if (fingerprints.Length is < 1 or > MaxCaptures)
             throw new RegistryValidationException("fingerprints", fingerprints.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), $"a registration needs 1-{MaxCaptures} fingerprints");
         if (fingerprints.Any(f => f is not { Length: > 0 and <= MaxFingerprintBytes }))
             throw new RegistryValidationException("fingerprints", null, $"every fingerprint must be 1-{MaxFingerprintBytes} bytes");
 
-        for (var i = 0; i < fingerprints.Length; i++)
+        var record = FingerprintSetRecord.Write(fingerprints);
+        try
         {
-            var captureKey = CaptureKey(i);
-            try
-            {
-                await storage.WriteAsync(captureKey, fingerprints[i], expectedETag: null);
-            }
-            catch (InconsistentStateException)
-            {
-                // Left by an attempt that stopped before its manifest: unreferenced, so this attempt replaces it.
-                var existing = await storage.ReadAsync(captureKey);
-                await storage.WriteAsync(captureKey, fingerprints[i], existing?.ETag);
-            }
+            await storage.WriteAsync(SetKey, record, expectedETag: null);
         }
-
-        var written = new FingerprintSetManifest(fingerprints.Select(f => Convert.ToHexStringLower(SHA256.HashData(f))).ToArray());
-        await storage.WriteAsync(ManifestKey, JsonSerializer.SerializeToUtf8Bytes(written), expectedETag: null);
-        manifest = written;
+        catch (InconsistentStateException)
+        {
+            // An earlier attempt's write landed after all (its outcome was unknown to it): that set is the set.
+            stored = (await storage.ReadAsync(SetKey))?.Data ?? throw new RegistryConflictException($"The fingerprint set '{key}' changed while it was being stored; retry the registration.");
+            return false;
+        }
+        written = true;
         return true;
     }
 
@@ -117,30 +117,65 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
 
     private async Task<Fingerprint[]> LoadAsync()
     {
-        if (manifest is null) throw new RegistryNotFoundException($"No fingerprints are stored under '{key}'.");
-        var records = await Task.WhenAll(Enumerable.Range(0, manifest.Sha256.Length).Select(i => storage.ReadAsync(CaptureKey(i))));
+        byte[][] records;
+        if (stored is null && written)
+            stored = (await storage.ReadAsync(SetKey))?.Data ?? throw new RegistryConflictException($"The fingerprint set '{key}' is missing from storage.");
+        if (stored is { } data)
+        {
+            try
+            {
+                records = FingerprintSetRecord.Read(data.Span);
+            }
+            catch (InvalidDataException ex)
+            {
+                throw new RegistryConflictException($"The fingerprint set '{key}' cannot be read: {ex.Message}");
+            }
+        }
+        else if (legacyManifest is { } manifest)
+        {
+            records = await ReadLegacyCapturesAsync(manifest);
+        }
+        else
+        {
+            throw new RegistryNotFoundException($"No fingerprints are stored under '{key}'.");
+        }
+
         var loaded = new Fingerprint[records.Length];
         for (var i = 0; i < records.Length; i++)
         {
-            var data = records[i]?.Data ?? throw new RegistryConflictException($"Fingerprint capture {i} of '{key}' is missing from storage.");
-            if (Convert.ToHexStringLower(SHA256.HashData(data.Span)) != manifest.Sha256[i])
-                throw new RegistryConflictException($"Fingerprint capture {i} of '{key}' does not match its recorded SHA-256: stored data was changed.");
             try
             {
-                loaded[i] = Fingerprint.FromBytes(data.Span, model);
+                loaded[i] = Fingerprint.FromBytes(records[i], model);
             }
             catch (InvalidDataException ex)
             {
                 throw new RegistryConflictException($"Fingerprint capture {i} of '{key}' cannot be compared: {ex.Message}");
             }
         }
+        stored = null; // parsed: the fingerprints are what this activation keeps
         return captures = loaded;
     }
 
-    private GrainStateKey ManifestKey => new(GrainTypeName, key, "manifest");
+    private async Task<byte[][]> ReadLegacyCapturesAsync(LegacyManifest manifest)
+    {
+        var records = await Task.WhenAll(Enumerable.Range(0, manifest.Sha256.Length).Select(i => storage.ReadAsync(LegacyCaptureKey(i))));
+        var bytes = new byte[records.Length][];
+        for (var i = 0; i < records.Length; i++)
+        {
+            var data = records[i]?.Data ?? throw new RegistryConflictException($"Fingerprint capture {i} of '{key}' is missing from storage.");
+            if (Convert.ToHexStringLower(SHA256.HashData(data.Span)) != manifest.Sha256[i])
+                throw new RegistryConflictException($"Fingerprint capture {i} of '{key}' does not match its recorded SHA-256: stored data was changed.");
+            bytes[i] = data.ToArray();
+        }
+        return bytes;
+    }
 
-    private GrainStateKey CaptureKey(int capture) => new(GrainTypeName, $"{key}/{capture}", "fingerprint");
+    private GrainStateKey SetKey => new(GrainTypeName, key, "set");
 
-    /// <summary>The manifest record: one SHA-256 (lowercase hex) per capture, in order.</summary>
-    private sealed record FingerprintSetManifest(string[] Sha256);
+    private GrainStateKey LegacyManifestKey => new(GrainTypeName, key, "manifest");
+
+    private GrainStateKey LegacyCaptureKey(int capture) => new(GrainTypeName, $"{key}/{capture}", "fingerprint");
+
+    /// <summary>The earlier layout's manifest record: one SHA-256 (lowercase hex) per capture record, in order.</summary>
+    private sealed record LegacyManifest(string[] Sha256);
 }

@@ -16,6 +16,7 @@ var builder = WebApplication.CreateBuilder(args);
 
 StorageSelection storage;
 RegistryOptions registryOptions;
+InferenceOptions inferenceOptions;
 try
 {
     storage = builder.Services.AddConfiguredGrainStorage(builder.Configuration);
@@ -23,6 +24,14 @@ try
     registryOptions = builder.Configuration.GetSection("Registry").Get<RegistryOptions>() ?? new RegistryOptions();
     try { registryOptions.Validate(); }
     catch (ArgumentException e) { throw new InvalidOperationException($"Registry: {e.Message}", e); }
+    // Inference:Batching (PerCall | Coalesced), Inference:MaxBatchSize, … (docs/registry.md).
+    try { inferenceOptions = builder.Configuration.GetSection("Inference").Get<InferenceOptions>() ?? InferenceOptions.Default; }
+    catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.Reflection.TargetInvocationException)
+    {
+        // The binder wraps a setter's range check in TargetInvocationException: report the check itself.
+        var cause = e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner : e;
+        throw new InvalidOperationException($"Inference: {cause.Message.ReplaceLineEndings(" ")}", e);
+    }
 }
 catch (InvalidOperationException e)
 {
@@ -33,7 +42,7 @@ catch (InvalidOperationException e)
 builder.Services.AddGrainSilo(silo => silo
     .AddGrainsFromAssembly(typeof(Program).Assembly)
     .AddRegistryGrains(registryOptions) // with the IItemRegistry service the item endpoints use
-    .AddInferenceGrains());   // fingerprint extraction and authentication models
+    .AddInferenceGrains(inferenceOptions));   // fingerprint extraction and authentication models
 builder.Services.AddSiloApi(builder.Configuration);
 builder.Services.AddItemEndpoints();
 builder.Services.AddAuthenticationJobs(builder.Configuration);

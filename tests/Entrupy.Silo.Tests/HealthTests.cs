@@ -52,6 +52,24 @@ public sealed class HealthTests : IDisposable
         Assert.Contains("ShardCount", await stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--Inference:MaxBatchSize=99", "MaxBatchSize")]
+    [InlineData("--Inference:Batching=Sideways", "Sideways")]
+    public async Task ABadInferenceSettingStopsTheSiloWithTheKeyToFix(string setting, string named)
+    {
+        using var process = Process.Start(SiloProcess.StartInfo(["--urls", "http://127.0.0.1:0", "--Storage:Provider=memory", setting]))!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        _ = process.StandardOutput.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(cts.Token);
+
+        Assert.Equal(2, process.ExitCode);
+        var message = await stderr;
+        Assert.Contains("Inference:", message, StringComparison.Ordinal);
+        Assert.Contains(named, message, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", message);
+    }
+
     [Fact]
     public async Task AnUnknownStorageProviderStopsTheSiloWithTheKeyToFix()
     {

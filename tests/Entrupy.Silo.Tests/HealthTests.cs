@@ -42,14 +42,9 @@ public sealed class HealthTests : IDisposable
     [Fact]
     public async Task AnInvalidShardCountStopsTheSiloWithTheKeyToFix()
     {
-        using var process = Process.Start(SiloProcess.StartInfo(["--urls", "http://127.0.0.1:0", "--Storage:Provider=memory", "--Registry:ShardCount=0"]))!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        _ = process.StandardOutput.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(cts.Token);
-
-        Assert.Equal(2, process.ExitCode);
-        Assert.Contains("ShardCount", await stderr, StringComparison.Ordinal);
+        var (exitCode, stderr) = await RunUntilExitAsync("--Storage:Provider=memory", "--Registry:ShardCount=0");
+        Assert.Equal(2, exitCode);
+        Assert.Contains("ShardCount", stderr, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -57,32 +52,31 @@ public sealed class HealthTests : IDisposable
     [InlineData("--Inference:Batching=Sideways", "Sideways")]
     public async Task ABadInferenceSettingStopsTheSiloWithTheKeyToFix(string setting, string named)
     {
-        using var process = Process.Start(SiloProcess.StartInfo(["--urls", "http://127.0.0.1:0", "--Storage:Provider=memory", setting]))!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        _ = process.StandardOutput.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(cts.Token);
-
-        Assert.Equal(2, process.ExitCode);
-        var message = await stderr;
-        Assert.Contains("Inference:", message, StringComparison.Ordinal);
-        Assert.Contains(named, message, StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", message);
+        var (exitCode, stderr) = await RunUntilExitAsync("--Storage:Provider=memory", setting);
+        Assert.Equal(2, exitCode);
+        Assert.Contains("Inference:", stderr, StringComparison.Ordinal);
+        Assert.Contains(named, stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr);
     }
 
     [Fact]
     public async Task AnUnknownStorageProviderStopsTheSiloWithTheKeyToFix()
     {
-        using var process = Process.Start(SiloProcess.StartInfo(["--urls", "http://127.0.0.1:0", "--Storage:Provider=floppy"]))!;
+        var (exitCode, stderr) = await RunUntilExitAsync("--Storage:Provider=floppy");
+        Assert.Equal(2, exitCode);
+        Assert.Contains("Storage:Provider", stderr);
+        Assert.Contains("sqlite", stderr);
+        Assert.DoesNotContain("   at ", stderr); // no stack trace for a configuration mistake
+    }
+
+    /// <summary>Runs the silo with <paramref name="settings"/> until it exits (a minute at most).</summary>
+    private static async Task<(int ExitCode, string Stderr)> RunUntilExitAsync(params string[] settings)
+    {
+        using var process = Process.Start(SiloProcess.StartInfo(["--urls", "http://127.0.0.1:0", .. settings]))!;
         var stderr = process.StandardError.ReadToEndAsync();
         _ = process.StandardOutput.ReadToEndAsync();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await process.WaitForExitAsync(cts.Token);
-
-        Assert.Equal(2, process.ExitCode);
-        var message = await stderr;
-        Assert.Contains("Storage:Provider", message);
-        Assert.Contains("sqlite", message);
-        Assert.DoesNotContain("   at ", message); // no stack trace for a configuration mistake
+        return (process.ExitCode, await stderr);
     }
 }

@@ -51,11 +51,7 @@ internal sealed class SqliteBatchWriter : IDisposable
     }
 
     /// <summary>Opens the write connection, switches to WAL with full fsync, and migrates the schema.</summary>
-    /// <param name="connectionString">The database's connection string.</param>
-    /// <param name="busyTimeout">How long to wait on another process's lock.</param>
-    /// <param name="maxDatabaseBytes">Size cap of the file, or null.</param>
-    /// <param name="autoCheckpoint">False when a background checkpointer copies the WAL (no checkpoint inside commits).</param>
-    public static SqliteBatchWriter Open(string connectionString, TimeSpan busyTimeout, long? maxDatabaseBytes, bool autoCheckpoint = true)
+    public static SqliteBatchWriter Open(string connectionString, TimeSpan busyTimeout, long? maxDatabaseBytes)
     {
         var connection = new SqliteConnection(connectionString);
         try
@@ -67,9 +63,6 @@ internal sealed class SqliteBatchWriter : IDisposable
                 throw new GrainStorageException($"SQLite refused WAL mode (journal_mode is '{journalMode}'); group commit needs WAL.");
             // FULL: the WAL is fsynced on every commit, so a committed batch survives power loss, not only a process crash.
             Execute(connection, "PRAGMA synchronous = FULL");
-            if (!autoCheckpoint) Execute(connection, "PRAGMA wal_autocheckpoint = 0");
-            // After a burst the WAL file is cut back to this size when it restarts, instead of keeping its peak size.
-            Execute(connection, "PRAGMA journal_size_limit = 67108864");
             Migrate(connection);
             if (maxDatabaseBytes is { } cap)
             {

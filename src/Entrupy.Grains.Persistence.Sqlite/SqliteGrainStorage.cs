@@ -23,12 +23,6 @@ public sealed class SqliteGrainStorage : IGrainStorage, IAsyncDisposable, IDispo
     private readonly TaskCompletionSource _writerStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConcurrentBag<SqliteStateReader> _idleReaders = new();
     private readonly SemaphoreSlim _readSlots;
-    private readonly Thread? _checkpointThread;
-    private readonly SemaphoreSlim _checkpointSignal = new(0, 1);
-    private long _bytesSinceCheckpoint;   // writer thread only
-    private long _checkpointCount;
-    private long _checkpointFailures;
-    private int _checkpointStopping;
     private int _disposed;
     private Exception? _writerFailure;
 
@@ -54,14 +48,8 @@ public sealed class SqliteGrainStorage : IGrainStorage, IAsyncDisposable, IDispo
             DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds),
         }.ToString();
 
-        var backgroundCheckpoints = options.CheckpointAfterBytes > 0;
-        _writer = SqliteErrors.Translate("open", () => SqliteBatchWriter.Open(_connectionString, options.BusyTimeout, options.MaxDatabaseBytes, autoCheckpoint: !backgroundCheckpoints));
+        _writer = SqliteErrors.Translate("open", () => SqliteBatchWriter.Open(_connectionString, options.BusyTimeout, options.MaxDatabaseBytes));
         _readSlots = new SemaphoreSlim(options.MaxReadConnections, options.MaxReadConnections);
-        if (backgroundCheckpoints)
-        {
-            _checkpointThread = new Thread(RunCheckpointer) { IsBackground = true, Name = "sqlite-grain-storage-checkpointer" };
-            _checkpointThread.Start();
-        }
         _writerThread = new Thread(RunWriter) { IsBackground = true, Name = "sqlite-grain-storage-writer" };
         _writerThread.Start();
     }
@@ -71,12 +59,6 @@ public sealed class SqliteGrainStorage : IGrainStorage, IAsyncDisposable, IDispo
 
     /// <summary>Commits so far (each one fsync). Writes divided by this is the average group-commit batch size.</summary>
     public long CommitCount => Interlocked.Read(ref _writer.CommitCountField);
-
-    /// <summary>Background WAL checkpoints done so far (see <see cref="SqliteGrainStorageOptions.CheckpointAfterBytes"/>).</summary>
-    public long CheckpointCount => Interlocked.Read(ref _checkpointCount);
-
-    /// <summary>Background checkpoints that failed (retried at the next one; the WAL keeps every frame meanwhile).</summary>
-    public long CheckpointFailures => Interlocked.Read(ref _checkpointFailures);
 
     /// <inheritdoc />
     public async Task<GrainStateRecord?> ReadAsync(GrainStateKey key, CancellationToken cancellationToken = default)
@@ -137,7 +119,6 @@ public sealed class SqliteGrainStorage : IGrainStorage, IAsyncDisposable, IDispo
     {
         if (!BeginDispose()) return;
         await _writerStopped.Task.ConfigureAwait(false);
-        StopCheckpointer();
         CloseConnections();
     }
 
@@ -146,7 +127,6 @@ public sealed class SqliteGrainStorage : IGrainStorage, IAsyncDisposable, IDispo
     {
         if (!BeginDispose()) return;
         _writerThread.Join();
-        StopCheckpointer();
         CloseConnections();
     }
 
@@ -155,65 +135,6 @@ public sealed class SqliteGrainStorage : IGrainStorage, IAsyncDisposable, IDispo
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return false;
         _queue.Writer.TryComplete();
         return true;
-    }
-
-    private void StopCheckpointer()
-    {
-        if (_checkpointThread is null) return;
-        Volatile.Write(ref _checkpointStopping, 1);
-        SignalCheckpoint();
-        _checkpointThread.Join();
-    }
-
-    private void SignalCheckpoint()
-    {
-        if (_checkpointSignal.CurrentCount > 0) return;
-        try { _checkpointSignal.Release(); }
-        catch (SemaphoreFullException) { } // already signalled
-    }
-
-    /// <summary>
-    /// Copies the WAL into the database file whenever the writer has committed <see cref="SqliteGrainStorageOptions.CheckpointAfterBytes"/>
-    /// since the last request. PASSIVE: it never waits for or blocks the writer or readers; frames still in use are
-    /// left for the next one. Closing the writer connection checkpoints whatever is left.
-    /// </summary>
-    private void RunCheckpointer()
-    {
-        SqliteConnection? connection = null;
-        try
-        {
-            while (true)
-            {
-                _checkpointSignal.Wait();
-                if (Volatile.Read(ref _checkpointStopping) != 0) return;
-                try
-                {
-                    if (connection is null)
-                    {
-                        connection = new SqliteConnection(_connectionString);
-                        connection.Open();
-                        using var setup = connection.CreateCommand();
-                        setup.CommandText = $"PRAGMA busy_timeout = {(long)_options.BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = FULL;";
-                        setup.ExecuteNonQuery();
-                    }
-                    using var command = connection.CreateCommand();
-                    command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
-                    command.ExecuteNonQuery();
-                    Interlocked.Increment(ref _checkpointCount);
-                }
-                catch (SqliteException)
-                {
-                    // Nothing is lost: the WAL keeps every frame until a checkpoint copies it; the next signal retries.
-                    Interlocked.Increment(ref _checkpointFailures);
-                    connection?.Dispose();
-                    connection = null;
-                }
-            }
-        }
-        finally
-        {
-            connection?.Dispose();
-        }
     }
 
     private void CloseConnections()
@@ -260,11 +181,6 @@ public sealed class SqliteGrainStorage : IGrainStorage, IAsyncDisposable, IDispo
 
                 _writer.CommitBatch(batch);
                 foreach (var operation in batch) operation.Publish();
-                if (_checkpointThread is not null && (_bytesSinceCheckpoint += bytes) >= _options.CheckpointAfterBytes)
-                {
-                    _bytesSinceCheckpoint = 0;
-                    SignalCheckpoint();
-                }
             }
         }
         catch (Exception ex)

@@ -21,14 +21,6 @@ public sealed class SqliteGrainStorageOptions
     /// </summary>
     public long? MaxDatabaseBytes { get; set; }
 
-    /// <summary>
-    /// Bytes committed to the WAL after which a checkpoint copies it into the database file. The checkpoint runs on
-    /// its own connection and thread, so commits do not wait for it (SQLite's auto-checkpoint runs inside the commit
-    /// that crosses its limit and stalls every write queued behind it: ~25 ms for 4 MB on the reference VM).
-    /// 0 leaves checkpoints to SQLite's auto-checkpoint.
-    /// </summary>
-    public long CheckpointAfterBytes { get; set; } = 4 * 1024 * 1024;
-
     /// <summary>How long SQLite waits on a lock held by another process before the operation fails.</summary>
     public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }

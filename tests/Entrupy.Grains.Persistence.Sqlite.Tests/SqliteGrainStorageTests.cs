@@ -138,34 +138,6 @@ public sealed class SqliteGrainStorageTests : IDisposable
     }
 
     [Fact]
-    public async Task The_wal_is_checkpointed_into_the_database_in_the_background()
-    {
-        const int records = 60, size = 256 * 1024; // 15 MB through a 1 MB checkpoint threshold
-        var payload = new byte[size];
-        await using (var storage = new SqliteGrainStorage(new SqliteGrainStorageOptions { DatabasePath = DatabasePath, CheckpointAfterBytes = 1024 * 1024 }))
-        {
-            for (var i = 0; i < records; i++)
-            {
-                payload[0] = (byte)i;
-                await storage.WriteAsync(Key($"big-{i}"), payload, expectedETag: null);
-            }
-            // The checkpointer runs beside the writer: wait (bounded) for it to catch up with the last signal.
-            var clock = Stopwatch.StartNew();
-            while (storage.CheckpointCount < 5 && clock.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(20);
-            Assert.True(storage.CheckpointCount >= 5, $"{storage.CheckpointCount} checkpoints");
-            Assert.Equal(0, storage.CheckpointFailures);
-            // Checkpoints copied the records into the database file while it is open (without them it would only
-            // grow at close, when SQLite checkpoints whatever is left).
-            var database = new FileInfo(DatabasePath).Length;
-            Assert.True(database > 10L * 1024 * 1024, $"the database file is {database} bytes");
-            for (var i = 0; i < records; i += 7) Assert.Equal((byte)i, (await storage.ReadAsync(Key($"big-{i}")))!.Data.Span[0]);
-        }
-
-        await using var reopened = Open();
-        Assert.Equal(records - 1, (await reopened.ReadAsync(Key($"big-{records - 1}")))!.Data.Span[0]);
-    }
-
-    [Fact]
     public async Task Dispose_commits_every_queued_write_then_refuses_new_work()
     {
         var storage = Open();

@@ -31,13 +31,14 @@ public sealed class Fingerprint
 
     private readonly byte[] mapX;
     private readonly byte[] mapY;
-    private readonly float[][] sets;       // [set][PaddedCount * 128], row-major, zero rows after Count
+    private float[][]? sets;               // [set][PaddedCount * 128], row-major, zero rows after Count; for a record read
+                                           // as an enrolment, built from `transposed` only if asked for
     private readonly float[] angles;
     private readonly float[] globalVector;
-    private float[][]? transposed;         // [set][128 * PaddedCount], built on first use as the enrolled side
+    private float[][]? transposed;         // [set][128 * PaddedCount], the enrolled side of the kernel; built on first use
 
     internal Fingerprint(string modelId, string modelVersion, FingerprintPurpose purpose, byte[] mapX, byte[] mapY,
-        float[] angles, float[][] sets, float[] globalVector, QualityReport quality)
+        float[] angles, float[][]? sets, float[] globalVector, QualityReport quality, float[][]? transposed = null)
     {
         ModelId = modelId;
         ModelVersion = modelVersion;
@@ -46,6 +47,7 @@ public sealed class Fingerprint
         this.mapY = mapY;
         this.angles = angles;
         this.sets = sets;
+        this.transposed = transposed;
         this.globalVector = globalVector;
         Quality = quality;
     }
@@ -78,7 +80,7 @@ public sealed class Fingerprint
     public int UprightSet => Array.IndexOf(angles, 0f);
 
     /// <summary>The descriptors of one set: <see cref="KeypointCount"/> rows of 128 floats, unit L2 norm.</summary>
-    public ReadOnlySpan<float> Descriptors(int set) => sets[set].AsSpan(0, KeypointCount * DescriptorLength);
+    public ReadOnlySpan<float> Descriptors(int set) => RowMajorSets()[set].AsSpan(0, KeypointCount * DescriptorLength);
 
     /// <summary>Global VLAD vector (unit L2; inner product = cosine) for a FAISS inner-product index.</summary>
     public ReadOnlySpan<float> GlobalVector => globalVector;
@@ -89,8 +91,8 @@ public sealed class Fingerprint
     internal int PaddedCount => PadRows(KeypointCount);
     internal ReadOnlySpan<byte> MapX => mapX;
     internal ReadOnlySpan<byte> MapY => mapY;
-    internal float[] PaddedSet(int set) => sets[set];
-    internal int SetCount => sets.Length;
+    internal float[] PaddedSet(int set) => RowMajorSets()[set];
+    internal int SetCount => angles.Length;
 
     /// <summary>Descriptor sets transposed to [128][PaddedCount] (enrolled side of the kernel); cached.</summary>
     internal float[][] TransposedSets()
@@ -98,11 +100,12 @@ public sealed class Fingerprint
         var cached = Volatile.Read(ref transposed);
         if (cached is not null) return cached;
         var padded = PaddedCount;
-        var result = new float[sets.Length][];
-        for (var s = 0; s < sets.Length; s++)
+        var rows = sets!; // one of the two layouts always exists
+        var result = new float[rows.Length][];
+        for (var s = 0; s < rows.Length; s++)
         {
             var t = new float[DescriptorLength * padded];
-            var src = sets[s];
+            var src = rows[s];
             for (var j = 0; j < KeypointCount; j++)
                 for (var k = 0; k < DescriptorLength; k++)
                     t[k * padded + j] = src[j * DescriptorLength + k];
@@ -110,6 +113,26 @@ public sealed class Fingerprint
         }
         // Racing threads build identical arrays; whichever lands first is kept.
         return Interlocked.CompareExchange(ref transposed, result, null) ?? result;
+    }
+
+    /// <summary>Descriptor sets row-major, [PaddedCount][128]; for a record read as an enrolment, built from the transposed layout on first use.</summary>
+    private float[][] RowMajorSets()
+    {
+        var cached = Volatile.Read(ref sets);
+        if (cached is not null) return cached;
+        var padded = PaddedCount;
+        var columns = transposed!;
+        var result = new float[columns.Length][];
+        for (var s = 0; s < columns.Length; s++)
+        {
+            var rows = new float[padded * DescriptorLength];
+            var src = columns[s];
+            for (var j = 0; j < KeypointCount; j++)
+                for (var k = 0; k < DescriptorLength; k++)
+                    rows[j * DescriptorLength + k] = src[k * padded + j];
+            result[s] = rows;
+        }
+        return Interlocked.CompareExchange(ref sets, result, null) ?? result;
     }
 
     internal static int PadRows(int count) => Math.Max(RowPadding, (count + RowPadding - 1) / RowPadding * RowPadding);
@@ -124,7 +147,7 @@ public sealed class Fingerprint
         var version = Encoding.UTF8.GetBytes(ModelVersion);
         var k = KeypointCount;
         var size = 1 + 1 + id.Length + 1 + version.Length + 1 + 2 + 1 + 4 * angles.Length + 8 + 32 + 2 * k
-            + DescriptorLength * k * sets.Length + 2 + 4 * globalVector.Length;
+            + DescriptorLength * k * SetCount + 2 + 4 * globalVector.Length;
         var buffer = new byte[size];
         var w = new SpanWriter(buffer);
         w.Byte(FormatVersion);
@@ -132,12 +155,12 @@ public sealed class Fingerprint
         w.Byte((byte)version.Length); w.Bytes(version);
         w.Byte((byte)Purpose);
         w.UInt16((ushort)k);
-        w.Byte((byte)sets.Length);
+        w.Byte((byte)SetCount);
         foreach (var a in angles) w.Single(a);
         w.Int32(Quality.Width); w.Int32(Quality.Height);
         w.Double(Quality.Focus); w.Double(Quality.Mean); w.Double(Quality.Contrast); w.Double(Quality.Clipped);
         w.Bytes(mapX); w.Bytes(mapY);
-        foreach (var set in sets)
+        foreach (var set in RowMajorSets())
             for (var i = 0; i < k * DescriptorLength; i++) w.Byte((byte)Math.Clamp(MathF.Round(set[i] * DescriptorCodeScale), 0f, 255f));
         w.UInt16((ushort)globalVector.Length);
         foreach (var v in globalVector) w.Single(v);
@@ -173,19 +196,24 @@ public sealed class Fingerprint
             var mapX = r.Bytes(k).ToArray();
             var mapY = r.Bytes(k).ToArray();
             var padded = PadRows(k);
-            var sets = new float[setCount][];
+            // An enrolment read back is the enrolled side of compares, which only uses the transposed layout: parse
+            // straight into it (half the memory an activation keeps, no transposing pass).
+            var enrolled = purpose == FingerprintPurpose.Enrolment;
+            var layout = new float[setCount][];
             for (var s = 0; s < setCount; s++)
             {
-                sets[s] = new float[padded * DescriptorLength];
-                if (format == FloatFormatVersion)
-                    for (var i = 0; i < k * DescriptorLength; i++) sets[s][i] = r.Single();
-                else
-                    for (var i = 0; i < k * DescriptorLength; i++) sets[s][i] = r.Byte() / DescriptorCodeScale;
+                var target = layout[s] = new float[padded * DescriptorLength];
+                for (var j = 0; j < k; j++)
+                    for (var c = 0; c < DescriptorLength; c++)
+                        target[enrolled ? c * padded + j : j * DescriptorLength + c] =
+                            format == FloatFormatVersion ? r.Single() : r.Byte() / DescriptorCodeScale;
             }
             var global = new float[r.UInt16()];
             for (var i = 0; i < global.Length; i++) global[i] = r.Single();
             if (!r.AtEnd) throw new InvalidDataException("Corrupt fingerprint: trailing bytes.");
-            return new Fingerprint(id, version, purpose, mapX, mapY, angles, sets, global, quality);
+            return enrolled
+                ? new Fingerprint(id, version, purpose, mapX, mapY, angles, null, global, quality, transposed: layout)
+                : new Fingerprint(id, version, purpose, mapX, mapY, angles, layout, global, quality);
         }
         catch (ArgumentOutOfRangeException ex)
         {

@@ -76,6 +76,32 @@ public sealed class EngineTests(EngineFixture fx, ITestOutputHelper output)
     }
 
     [Fact]
+    public void An_enrolment_read_back_keeps_one_descriptor_layout_not_two()
+    {
+        var print = fx.Enrolled("g2.png");
+        var bytes = print.ToBytes();
+        var oneLayout = (long)print.SetCount * Fingerprint.PadRows(print.KeypointCount) * Fingerprint.DescriptorLength * sizeof(float);
+        Fingerprint.FromBytes(bytes, fx.Model).TransposedSets(); // warm-up: nothing static is counted below
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var copy = Fingerprint.FromBytes(bytes, fx.Model);
+        var enrolledSide = copy.TransposedSets();
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // The record is parsed straight into the layout compares use; the row-major one is built only when asked for.
+        Assert.InRange(allocated, oneLayout, oneLayout + 64 * 1024);
+        Assert.Same(enrolledSide, copy.TransposedSets());
+        var padded = Fingerprint.PadRows(copy.KeypointCount);
+        for (var s = 0; s < copy.SetCount; s++)
+        {
+            var rows = copy.Descriptors(s); // row-major, rebuilt from the transposed layout on this first use
+            for (var j = 0; j < copy.KeypointCount; j++)
+                for (var k = 0; k < Fingerprint.DescriptorLength; k++)
+                    Assert.Equal(rows[j * Fingerprint.DescriptorLength + k], enrolledSide[s][k * padded + j]);
+        }
+        Assert.Equal(bytes, copy.ToBytes());
+    }
+
+    [Fact]
     public void Format_1_records_with_float32_descriptors_are_still_read_exactly()
     {
         var print = fx.Enrolled("g2.png");

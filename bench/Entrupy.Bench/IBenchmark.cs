@@ -29,3 +29,6 @@ public sealed class BenchContext
         return Directory.GetCurrentDirectory();
     }
 }
+
+/// <summary>A bad command-line option of a benchmark: <c>bench/run</c> prints it with the usage and exits 2.</summary>
+public sealed class BenchOptionException(string message) : ArgumentException(message);

@@ -23,7 +23,17 @@ if (bench is null)
     return 2;
 }
 
-var figures = await bench.RunAsync(args[1..], new BenchContext());
+Dictionary<string, object?> figures;
+try
+{
+    figures = await bench.RunAsync(args[1..], new BenchContext());
+}
+catch (BenchOptionException e)
+{
+    // A bad option is the caller's to fix: say which and how to call, without a stack trace.
+    Console.Error.WriteLine($"bench {bench.Name}: {e.Message}\nusage: bench/run {bench.Name} {bench.Description}");
+    return 2;
+}
 figures["benchmark"] = bench.Name;
 figures["machine"] = new { cores = Environment.ProcessorCount, os = Environment.OSVersion.VersionString, dotnet = Environment.Version.ToString() };
 Console.WriteLine(JsonSerializer.Serialize(figures));

@@ -81,7 +81,7 @@ public sealed class AzureRegistrationBenchmark : IBenchmark
             var o = new Options(60, 4, 12, 512, Environment.GetEnvironmentVariable("AZURE_STORAGE_CONNECTION_STRING"), null, null);
             for (var i = 0; i < args.Length; i++)
             {
-                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                string Next() => i + 1 < args.Length ? args[++i] : throw new BenchOptionException($"{args[i]} needs a value");
                 int NextInt() => int.Parse(Next(), CultureInfo.InvariantCulture);
                 o = args[i] switch
                 {
@@ -92,10 +92,10 @@ public sealed class AzureRegistrationBenchmark : IBenchmark
                     "--connection-string" => o with { ConnectionString = Next() },
                     "--dataset" => o with { Dataset = Next() },
                     "--silo-dll" => o with { SiloDll = Next() },
-                    _ => throw new ArgumentException($"unknown option {args[i]}"),
+                    _ => throw new BenchOptionException($"unknown option {args[i]}"),
                 };
             }
-            if (o.Items < 10) throw new ArgumentException("--items must be at least 10");
+            if (o.Items < 10) throw new BenchOptionException("--items must be at least 10");
             return o;
         }
     }

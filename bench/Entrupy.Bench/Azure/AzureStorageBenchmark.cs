@@ -124,7 +124,7 @@ public sealed class AzureStorageBenchmark : IBenchmark
             var o = new Options(64, 10, 2, 1024, Environment.GetEnvironmentVariable("AZURE_STORAGE_CONNECTION_STRING"), false);
             for (var i = 0; i < args.Length; i++)
             {
-                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                string Next() => i + 1 < args.Length ? args[++i] : throw new BenchOptionException($"{args[i]} needs a value");
                 int NextInt() => int.Parse(Next(), CultureInfo.InvariantCulture);
                 o = args[i] switch
                 {
@@ -134,7 +134,7 @@ public sealed class AzureStorageBenchmark : IBenchmark
                     "--bytes" => o with { Bytes = NextInt() },
                     "--connection-string" => o with { ConnectionString = Next() },
                     "--no-sqlite" => o with { NoSqlite = true },
-                    _ => throw new ArgumentException($"unknown option {args[i]}"),
+                    _ => throw new BenchOptionException($"unknown option {args[i]}"),
                 };
             }
 

@@ -35,7 +35,7 @@ public sealed partial class CliBenchmark : IBenchmark
         var items = (int)Option(args, "--items", 10_000);
         var concurrency = (int)Option(args, "--concurrency", 8);
         var order = StringOption(args, "--order") ?? "sandwich";
-        if (order is not ("sandwich" or "cli-first" or "direct-first")) throw new ArgumentException("--order must be sandwich, cli-first or direct-first");
+        if (order is not ("sandwich" or "cli-first" or "direct-first")) throw new BenchOptionException("--order must be sandwich, cli-first or direct-first");
         var cliDir = StringOption(args, "--cli-dir") ?? Path.Combine(context.RepoRoot, "client", "Entrupy.Device", "bin", "Release", "net10.0");
         var siloDir = StringOption(args, "--silo-dir") ?? Path.Combine(context.RepoRoot, "silo", "Entrupy.Silo", "bin", "Release", "net10.0");
         var cliDll = Path.Combine(cliDir, "entrupy.dll");

@@ -289,8 +289,8 @@ public sealed class FaissBenchmark : IBenchmark
             for (var i = 0; i < args.Length; i++)
             {
                 var option = args[i];
-                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{option} needs a value");
-                int Int() => int.Parse(Next(), CultureInfo.InvariantCulture) is var v && v > 0 ? v : throw new ArgumentException($"{option} must be > 0");
+                string Next() => i + 1 < args.Length ? args[++i] : throw new BenchOptionException($"{option} needs a value");
+                int Int() => int.Parse(Next(), CultureInfo.InvariantCulture) is var v && v > 0 ? v : throw new BenchOptionException($"{option} must be > 0");
                 o = option switch
                 {
                     "--n" => o with { N = Int() },
@@ -306,7 +306,7 @@ public sealed class FaissBenchmark : IBenchmark
                     "--warmup" => o with { Warmup = Int() },
                     "--rounds" => o with { Rounds = Int() },
                     "--python" => o with { Python = Next() },
-                    _ => throw new ArgumentException($"unknown option {option}; see bench/run --list"),
+                    _ => throw new BenchOptionException($"unknown option {option}; see bench/run --list"),
                 };
             }
             return o;

@@ -20,14 +20,14 @@ public sealed class RegistryBenchmark : IBenchmark
     public string Description =>
         "HTTP registrations/s vs the model's own throughput, compare p50/p99 at a paced 100 req/s, trace q/s + recall@1 " +
         "[--items 300 --concurrency 2xcores --rate 100 --paced-seconds 10 --trace-queries 200 --seed 11 --max-side 512 " +
-        "--dataset DIR --silo-dll PATH --quick]";
+        "--dataset DIR --silo-dll PATH --store sqlite|memory --quick]";
 
     public async Task<Dictionary<string, object?>> RunAsync(string[] args, BenchContext context)
     {
         var o = Options.Parse(args);
         var figures = new Dictionary<string, object?>
         {
-            ["store"] = "sqlite (one silo process, HTTP on 127.0.0.1)",
+            ["store"] = $"{o.Store} (one silo process, HTTP on 127.0.0.1)",
             ["items"] = o.Items,
             ["concurrency"] = o.Concurrency,
             ["seed"] = o.Seed,
@@ -51,7 +51,7 @@ public sealed class RegistryBenchmark : IBenchmark
         try
         {
             var db = Path.Combine(data.FullName, "registry.db");
-            await using var silo = await SiloUnderTest.StartAsync(siloDll, ["--Storage:Provider=sqlite", $"--Storage:Sqlite:Path={db}"], TimeSpan.FromSeconds(120));
+            await using var silo = await SiloUnderTest.StartAsync(siloDll, [$"--Storage:Provider={o.Store}", $"--Storage:Sqlite:Path={db}"], TimeSpan.FromSeconds(120));
             await silo.CreateTenantAsync("bench-registry");
 
             // (a) Registrations. The first tenth (at least 2 per caller) warm the silo up and are not timed: tiered JIT
@@ -70,8 +70,9 @@ public sealed class RegistryBenchmark : IBenchmark
             figures["ratio_registrations_over_engine"] = Math.Round(run.PerSecond / enginePerSecond, 3);
             figures["target_ratio_registrations_over_model"] = 0.70;
             var storeBytes = Directory.EnumerateFiles(data.FullName).Sum(f => new FileInfo(f).Length);
-            figures["store_bytes_per_item"] = storeBytes / o.Items;
-            figures["store_gb_projected_at_100000_items"] = Math.Round(storeBytes / (double)o.Items * 100_000 / 1e9, 1);
+            var durable = o.Store != "memory";
+            figures["store_bytes_per_item"] = durable ? storeBytes / o.Items : null;
+            figures["store_gb_projected_at_100000_items"] = durable ? Math.Round(storeBytes / (double)o.Items * 100_000 / 1e9, 1) : null;
             figures["index_gb_at_100000_items"] = Math.Round(100_000.0 * model.GlobalVectorLength * sizeof(float) / 1e9, 2);
             context.Progress($"registrations: {run.PerSecond:0.0}/s (p50 {run.Latency.P50} ms, p99 {run.Latency.P99} ms); store {storeBytes / 1e6:0} MB");
 
@@ -215,7 +216,7 @@ public sealed class RegistryBenchmark : IBenchmark
     }
 
     private sealed record Options(int Items, int Concurrency, int Rate, int PacedSeconds, int TraceQueries, int Seed, int MaxSide,
-        string? Dataset, string? SiloDll, bool Quick)
+        string? Dataset, string? SiloDll, bool Quick, string Store = "sqlite")
     {
         public static Options Parse(string[] args)
         {
@@ -223,7 +224,7 @@ public sealed class RegistryBenchmark : IBenchmark
             if (args.Contains("--quick")) o = o with { Items = 60, PacedSeconds = 4, TraceQueries = 60, Quick = true };
             for (var i = 0; i < args.Length; i++)
             {
-                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                string Next() => i + 1 < args.Length ? args[++i] : throw new BenchOptionException($"{args[i]} needs a value");
                 int NextInt() => int.Parse(Next(), CultureInfo.InvariantCulture);
                 o = args[i] switch
                 {
@@ -236,11 +237,14 @@ public sealed class RegistryBenchmark : IBenchmark
                     "--max-side" => o with { MaxSide = NextInt() },
                     "--dataset" => o with { Dataset = Next() },
                     "--silo-dll" => o with { SiloDll = Next() },
+                    "--store" => o with { Store = Next() },
                     "--quick" => o,
-                    _ => throw new ArgumentException($"unknown option {args[i]}"),
+                    _ => throw new BenchOptionException($"unknown option {args[i]}"),
                 };
             }
-            if (o.Items < 10) throw new ArgumentException("--items must be at least 10");
+            if (o.Items < 10) throw new BenchOptionException("--items must be at least 10");
+            // memory: the same silo without durable writes, to show what the store costs (not a deployment option).
+            if (o.Store is not ("sqlite" or "memory")) throw new BenchOptionException("--store must be sqlite or memory");
             return o;
         }
     }

@@ -111,7 +111,7 @@ public sealed class ShortlistBenchmark : IBenchmark
             var o = new Options(1200, 200, 11, 512, null);
             for (var i = 0; i < args.Length; i++)
             {
-                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                string Next() => i + 1 < args.Length ? args[++i] : throw new BenchOptionException($"{args[i]} needs a value");
                 int NextInt() => int.Parse(Next(), CultureInfo.InvariantCulture);
                 o = args[i] switch
                 {
@@ -120,10 +120,10 @@ public sealed class ShortlistBenchmark : IBenchmark
                     "--seed" => o with { Seed = NextInt() },
                     "--max-side" => o with { MaxSide = NextInt() },
                     "--dataset" => o with { Dataset = Next() },
-                    _ => throw new ArgumentException($"unknown option {args[i]}"),
+                    _ => throw new BenchOptionException($"unknown option {args[i]}"),
                 };
             }
-            if (o.Items < 10 || o.Probes < 1) throw new ArgumentException("--items must be at least 10 and --probes at least 1");
+            if (o.Items < 10 || o.Probes < 1) throw new BenchOptionException("--items must be at least 10 and --probes at least 1");
             return o;
         }
     }

@@ -99,18 +99,7 @@ public sealed class Fingerprint
     {
         var cached = Volatile.Read(ref transposed);
         if (cached is not null) return cached;
-        var padded = PaddedCount;
-        var rows = sets!; // one of the two layouts always exists
-        var result = new float[rows.Length][];
-        for (var s = 0; s < rows.Length; s++)
-        {
-            var t = new float[DescriptorLength * padded];
-            var src = rows[s];
-            for (var j = 0; j < KeypointCount; j++)
-                for (var k = 0; k < DescriptorLength; k++)
-                    t[k * padded + j] = src[j * DescriptorLength + k];
-            result[s] = t;
-        }
+        var result = Relayout(sets!, toColumns: true); // one of the two layouts always exists
         // Racing threads build identical arrays; whichever lands first is kept.
         return Interlocked.CompareExchange(ref transposed, result, null) ?? result;
     }
@@ -120,19 +109,28 @@ public sealed class Fingerprint
     {
         var cached = Volatile.Read(ref sets);
         if (cached is not null) return cached;
+        var result = Relayout(transposed!, toColumns: false);
+        return Interlocked.CompareExchange(ref sets, result, null) ?? result;
+    }
+
+    /// <summary>Row-major [PaddedCount][128] sets to [128][PaddedCount] (<paramref name="toColumns"/>) or back.</summary>
+    private float[][] Relayout(float[][] from, bool toColumns)
+    {
         var padded = PaddedCount;
-        var columns = transposed!;
-        var result = new float[columns.Length][];
-        for (var s = 0; s < columns.Length; s++)
+        var result = new float[from.Length][];
+        for (var s = 0; s < from.Length; s++)
         {
-            var rows = new float[padded * DescriptorLength];
-            var src = columns[s];
+            var src = from[s];
+            var dst = result[s] = new float[padded * DescriptorLength];
             for (var j = 0; j < KeypointCount; j++)
                 for (var k = 0; k < DescriptorLength; k++)
-                    rows[j * DescriptorLength + k] = src[k * padded + j];
-            result[s] = rows;
+                {
+                    int row = j * DescriptorLength + k, column = k * padded + j;
+                    if (toColumns) dst[column] = src[row];
+                    else dst[row] = src[column];
+                }
         }
-        return Interlocked.CompareExchange(ref sets, result, null) ?? result;
+        return result;
     }
 
     internal static int PadRows(int count) => Math.Max(RowPadding, (count + RowPadding - 1) / RowPadding * RowPadding);

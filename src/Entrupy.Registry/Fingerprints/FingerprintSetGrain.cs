@@ -117,14 +117,14 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
 
     private async Task<Fingerprint[]> LoadAsync()
     {
-        byte[][] records;
+        ReadOnlyMemory<byte>[] records;
         if (stored is null && written)
             stored = (await storage.ReadAsync(SetKey))?.Data ?? throw new RegistryConflictException($"The fingerprint set '{key}' is missing from storage.");
         if (stored is { } data)
         {
             try
             {
-                records = FingerprintSetRecord.Read(data.Span);
+                records = FingerprintSetRecord.Read(data);
             }
             catch (InvalidDataException ex)
             {
@@ -145,7 +145,7 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
         {
             try
             {
-                loaded[i] = Fingerprint.FromBytes(records[i], model);
+                loaded[i] = Fingerprint.FromBytes(records[i].Span, model);
             }
             catch (InvalidDataException ex)
             {
@@ -156,16 +156,16 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
         return captures = loaded;
     }
 
-    private async Task<byte[][]> ReadLegacyCapturesAsync(LegacyManifest manifest)
+    private async Task<ReadOnlyMemory<byte>[]> ReadLegacyCapturesAsync(LegacyManifest manifest)
     {
         var records = await Task.WhenAll(Enumerable.Range(0, manifest.Sha256.Length).Select(i => storage.ReadAsync(LegacyCaptureKey(i))));
-        var bytes = new byte[records.Length][];
+        var bytes = new ReadOnlyMemory<byte>[records.Length];
         for (var i = 0; i < records.Length; i++)
         {
             var data = records[i]?.Data ?? throw new RegistryConflictException($"Fingerprint capture {i} of '{key}' is missing from storage.");
             if (Convert.ToHexStringLower(SHA256.HashData(data.Span)) != manifest.Sha256[i])
                 throw new RegistryConflictException($"Fingerprint capture {i} of '{key}' does not match its recorded SHA-256: stored data was changed.");
-            bytes[i] = data.ToArray();
+            bytes[i] = data;
         }
         return bytes;
     }

@@ -35,10 +35,11 @@ internal static class FingerprintSetRecord
         return record;
     }
 
-    /// <summary>The captures of a record written by <see cref="Write"/>, each checked against its SHA-256.</summary>
+    /// <summary>The captures of a record written by <see cref="Write"/> (slices of it, not copies), each checked against its SHA-256.</summary>
     /// <exception cref="InvalidDataException">Not such a record, truncated, or a capture whose bytes were changed.</exception>
-    public static byte[][] Read(ReadOnlySpan<byte> record)
+    public static ReadOnlyMemory<byte>[] Read(ReadOnlyMemory<byte> stored)
     {
+        var record = stored.Span;
         if (record.Length < Magic.Length + 1 + sizeof(ushort) || !record.StartsWith(Magic))
             throw new InvalidDataException("It is not a fingerprint set record.");
         if (record[Magic.Length] != LayoutVersion)
@@ -47,7 +48,7 @@ internal static class FingerprintSetRecord
         var entry = Magic.Length + 1 + sizeof(ushort);
         long body = entry + (long)EntryBytes * count;
         if (count == 0 || body > record.Length) throw new InvalidDataException($"Corrupt fingerprint set record: {count} captures.");
-        var captures = new byte[count][];
+        var captures = new ReadOnlyMemory<byte>[count];
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         for (var i = 0; i < count; i++, entry += EntryBytes)
         {
@@ -57,7 +58,7 @@ internal static class FingerprintSetRecord
             SHA256.HashData(capture, hash);
             if (!hash.SequenceEqual(record.Slice(entry + sizeof(uint), SHA256.HashSizeInBytes)))
                 throw new InvalidDataException($"Capture {i} does not match its recorded SHA-256: stored data was changed.");
-            captures[i] = capture.ToArray();
+            captures[i] = stored.Slice((int)body, (int)length);
             body += length;
         }
         if (body != record.Length) throw new InvalidDataException("Corrupt fingerprint set record: trailing bytes.");

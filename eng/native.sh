@@ -35,7 +35,7 @@ if [[ ! -f "$stamp" || ! -f "$lib/libonnxruntime.so.1" ]]; then
   touch "$stamp"
 fi
 
-# --- Our shim: CMake + g++ over Debian's libfaiss.a, libturbojpeg, libspng, stb ---
+# --- Our shim: CMake + g++ over Debian's libfaiss.a, libturbojpeg, libspng, libdeflate, stb ---
 src="$root/src/Entrupy.Native/native"
 [[ -f /usr/lib/x86_64-linux-gnu/libfaiss.a ]] || fail "libfaiss-dev is missing: run eng/setup.sh (apt-get install libfaiss-dev)."
 command -v cmake >/dev/null || fail "cmake is missing: run eng/setup.sh."

@@ -13,7 +13,7 @@ command -v dotnet >/dev/null || fail "the .NET 10 SDK is required (https://dot.n
 apt_packages=(
   build-essential cmake pkg-config
   libfaiss-dev libopenblas-dev liblapack-dev
-  libturbojpeg0-dev libspng-dev libstb-dev
+  libturbojpeg0-dev libspng-dev libdeflate-dev libstb-dev
   python3-onnx python3-numpy python3-faiss python3-jsonschema
   nodejs npm sqlite3
 )

@@ -1,4 +1,5 @@
-// Image decoding/encoding for the managed Entrupy.Native.Imaging API: JPEG (TurboJPEG), PNG (libspng),
+// Image decoding/encoding for the managed Entrupy.Native.Imaging API: JPEG (TurboJPEG), PNG (libspng, and
+// libdeflate for the common 8-bit case),
 // BMP (stb_image, header-checked first).
 //
 // Memory contract: decoding never allocates the output image. Managed code calls entrupy_image_read_info,
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include <jconfig.h>
+#include <libdeflate.h>
 #include <spng.h>
 #include <turbojpeg.h>
 
@@ -313,8 +315,179 @@ struct PixelSink {
   }
 };
 
+// Fast path for the PNGs microscopes and our capture tools write: 8-bit gray or RGB, not interlaced, asked for in
+// the same layout. libdeflate inflates the joined IDAT data in one call (2-3x zlib's speed on these noisy, barely
+// compressible surfaces) and the rows are unfiltered straight into the caller's buffer. Measured on 512 px captures:
+// spng spent half its time inflating and most of the rest in its scalar Paeth filter.
+//
+// It only ever says "decoded" for a file it checked completely (every chunk's CRC, the zlib stream's Adler-32,
+// exact sizes, a complete IEND); at the first thing it does not know or does not like it returns false and the
+// spng path decodes the file from scratch, so results and error reports for anything unusual stay spng's.
+constexpr size_t kPngFastPathMaxBytes = 32u << 20;  // larger images stream through spng instead of a whole-image buffer
+
+uint32_t be32(const uint8_t* p) {
+  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
+         (static_cast<uint32_t>(p[2]) << 8) | p[3];
+}
+
+struct DeflateScratch {
+  libdeflate_decompressor* decompressor = nullptr;
+  std::vector<uint8_t> joined;    // IDAT data when it comes in more than one chunk
+  std::vector<uint8_t> filtered;  // the inflated rows, each with its filter byte
+  ~DeflateScratch() {
+    if (decompressor) libdeflate_free_decompressor(decompressor);
+  }
+};
+
+// One per thread: the buffers stay allocated (no page faults per image) and the decompressor is not shared.
+DeflateScratch& deflate_scratch() {
+  thread_local DeflateScratch scratch;
+  return scratch;
+}
+
+// Branch-free: on noisy surfaces the predictor choice is random, and a mispredicted branch per byte cost twice the
+// arithmetic (2.2 vs 1.1 ms per 512 px capture).
+inline int paeth(int a, int b, int c) {
+  const int pa = std::abs(b - c), pb = std::abs(a - c), pc = std::abs(a + b - 2 * c);
+  const int b_not_c = -static_cast<int>(pb <= pc);
+  const int b_or_c = (b & b_not_c) | (c & ~b_not_c);
+  const int take_a = -static_cast<int>((pa <= pb) & (pa <= pc));
+  return (a & take_a) | (b_or_c & ~take_a);
+}
+
+// Paeth rows keep each channel's left neighbour in a register: reading it back from the row just written would put a
+// store-to-load round trip on the loop's critical path.
+inline void unpaeth_gray(const uint8_t* src, const uint8_t* prior, uint8_t* dst, size_t n) {
+  int a = dst[0] = static_cast<uint8_t>(src[0] + prior[0]);
+  for (size_t i = 1; i < n; i++) dst[i] = static_cast<uint8_t>(a = static_cast<uint8_t>(src[i] + paeth(a, prior[i], prior[i - 1])));
+}
+
+inline void unpaeth_rgb(const uint8_t* src, const uint8_t* prior, uint8_t* dst, size_t n) {
+  int r = dst[0] = static_cast<uint8_t>(src[0] + prior[0]);
+  int g = dst[1] = static_cast<uint8_t>(src[1] + prior[1]);
+  int b = dst[2] = static_cast<uint8_t>(src[2] + prior[2]);
+  for (size_t i = 3; i + 2 < n; i += 3) {
+    dst[i] = static_cast<uint8_t>(r = static_cast<uint8_t>(src[i] + paeth(r, prior[i], prior[i - 3])));
+    dst[i + 1] = static_cast<uint8_t>(g = static_cast<uint8_t>(src[i + 1] + paeth(g, prior[i + 1], prior[i - 2])));
+    dst[i + 2] = static_cast<uint8_t>(b = static_cast<uint8_t>(src[i + 2] + paeth(b, prior[i + 2], prior[i - 1])));
+  }
+}
+
+// Reverses one row's filter (PNG spec 9.2). prior is the previous unfiltered row (zeros for the first); n >= Bpp.
+template <int Bpp>
+bool unfilter_row(uint8_t filter, const uint8_t* src, const uint8_t* prior, uint8_t* dst, size_t n) {
+  switch (filter) {
+    case 0:
+      std::memcpy(dst, src, n);
+      return true;
+    case 1:
+      for (size_t i = 0; i < n; i++) dst[i] = static_cast<uint8_t>(src[i] + (i >= Bpp ? dst[i - Bpp] : 0));
+      return true;
+    case 2:
+      for (size_t i = 0; i < n; i++) dst[i] = static_cast<uint8_t>(src[i] + prior[i]);
+      return true;
+    case 3:
+      for (size_t i = 0; i < n; i++)
+        dst[i] = static_cast<uint8_t>(src[i] + (((i >= Bpp ? dst[i - Bpp] : 0) + prior[i]) >> 1));
+      return true;
+    case 4:
+      if (Bpp == 1)
+        unpaeth_gray(src, prior, dst, n);
+      else
+        unpaeth_rgb(src, prior, dst, n);
+      return true;
+    default:
+      return false;
+  }
+}
+
+template <int Bpp>
+bool unfilter_image(const uint8_t* filtered, uint8_t* out, uint32_t height, size_t stride) {
+  std::vector<uint8_t> first_prior(stride, 0);
+  const uint8_t* prior = first_prior.data();
+  for (uint32_t y = 0; y < height; y++) {
+    const uint8_t* row = filtered + static_cast<size_t>(y) * (stride + 1);
+    uint8_t* dst = out + static_cast<size_t>(y) * stride;
+    if (!unfilter_row<Bpp>(row[0], row + 1, prior, dst, stride)) return false;
+    prior = dst;
+  }
+  return true;
+}
+
+bool png_decode_fast(const uint8_t* d, size_t n, int channels, AlphaMode alpha, uint8_t* out, uint32_t width,
+                     uint32_t height) {
+  // Signature (checked by the sniffer), then IHDR: length 13, 8-bit, gray (1 channel) or RGB (3), no interlace.
+  if (n < 8 + 25 || be32(d + 8) != 13 || std::memcmp(d + 12, "IHDR", 4) != 0) return false;
+  const uint8_t* ihdr = d + 16;
+  const uint8_t color_type = ihdr[9];
+  if (be32(ihdr) != width || be32(ihdr + 4) != height || ihdr[8] != 8 || ihdr[10] != 0 || ihdr[11] != 0 ||
+      ihdr[12] != 0)
+    return false;
+  if (!((color_type == 0 && channels == 1) || (color_type == 2 && channels == 3))) return false;
+  const size_t stride = static_cast<size_t>(width) * channels;
+  const size_t filtered_size = (stride + 1) * height;
+  if (filtered_size > kPngFastPathMaxBytes) return false;
+
+  // Walk the chunks, checking every CRC; gather the IDAT pieces, which must be consecutive.
+  DeflateScratch& scratch = deflate_scratch();
+  const uint8_t* single = nullptr;
+  size_t single_len = 0, pieces = 0;
+  bool idat_done = false, iend = false;
+  scratch.joined.clear();
+  size_t i = 8;
+  while (i + 12 <= n) {
+    const uint32_t length = be32(d + i);
+    if (length > kPngMaxChunkBytes || length > n - i - 12) return false;
+    const uint8_t* type = d + i + 4;
+    if (libdeflate_crc32(0, type, length + 4) != be32(d + i + 8 + length)) return false;
+    const bool is_idat = std::memcmp(type, "IDAT", 4) == 0;
+    if (is_idat) {
+      if (idat_done) return false;
+      if (pieces == 0) {
+        single = d + i + 8;
+        single_len = length;
+      } else {
+        if (pieces == 1) scratch.joined.assign(single, single + single_len);
+        scratch.joined.insert(scratch.joined.end(), d + i + 8, d + i + 8 + length);
+      }
+      pieces++;
+    } else {
+      if (pieces > 0) idat_done = true;
+      if (std::memcmp(type, "IEND", 4) == 0) {
+        iend = length == 0 && i + 12 == n;  // nothing after IEND either
+        break;
+      }
+      // Ancillary chunks (lower-case first letter) do not change 8-bit pixels, except tRNS when compositing.
+      const bool ancillary = (type[0] & 0x20) != 0;
+      if (i == 8) {  // IHDR itself
+      } else if (!ancillary || (alpha != kDiscardAlpha && std::memcmp(type, "tRNS", 4) == 0)) {
+        return false;
+      }
+    }
+    i += 12 + length;
+  }
+  if (!iend || pieces == 0) return false;
+
+  const uint8_t* zdata = pieces == 1 ? single : scratch.joined.data();
+  const size_t zlen = pieces == 1 ? single_len : scratch.joined.size();
+  if (!scratch.decompressor && !(scratch.decompressor = libdeflate_alloc_decompressor())) return false;
+  if (scratch.filtered.size() < filtered_size) scratch.filtered.resize(filtered_size);
+  size_t used_in = 0, produced = 0;
+  // Checks the zlib header and the Adler-32 of the data too.
+  if (libdeflate_zlib_decompress_ex(scratch.decompressor, zdata, zlen, scratch.filtered.data(), filtered_size, &used_in,
+                                    &produced) != LIBDEFLATE_SUCCESS ||
+      used_in != zlen || produced != filtered_size)
+    return false;
+  const bool ok = channels == 1 ? unfilter_image<1>(scratch.filtered.data(), out, height, stride)
+                                : unfilter_image<3>(scratch.filtered.data(), out, height, stride);
+  if (scratch.joined.capacity() > kPngFastPathMaxBytes) std::vector<uint8_t>().swap(scratch.joined);
+  return ok;
+}
+
 int png_decode(const uint8_t* data, size_t len, int channels, AlphaMode alpha, uint32_t max_width,
                uint32_t max_height, uint8_t* out, uint32_t width, uint32_t height) {
+  if (width <= max_width && height <= max_height && png_decode_fast(data, len, channels, alpha, out, width, height))
+    return kOk;
   SpngCtx ctx(spng_ctx_new(0));
   spng_ihdr ihdr{};
   int st = png_open(ctx, data, len, max_width, max_height, &ihdr);

@@ -15,7 +15,9 @@ namespace Entrupy.Bench.Fingerprinting;
 /// Options: <c>--quick</c> (2 s per measurement instead of 6), <c>--seconds S</c> (per measurement, split over the
 /// rounds), <c>--rounds R</c> (default 3, interleaved, best kept), <c>--run-size N</c> (captures per model run inside
 /// ExtractBatch), <c>--parallelism N</c> (model runs in flight per ExtractBatch call), <c>--enrolment</c> (enrolment
-/// records, with the two steered descriptor sets, instead of probe records).
+/// records, with the two steered descriptor sets, instead of probe records), <c>--images DIR</c> (the PNG/JPEG files
+/// of a folder as they are, e.g. a device's full-size captures, instead of 256×256 crops of the dev set; only files
+/// whose name contains <c>--images-match TEXT</c> when given).
 /// </remarks>
 public sealed class EmbedBenchmark : IBenchmark
 {
@@ -38,9 +40,14 @@ public sealed class EmbedBenchmark : IBenchmark
         if (Option(args, "--parallelism") is { } parallelism) engine.MaxParallelism = (int)parallelism;
         var batch = FingerprintEngine.MaxBatchSize;
 
-        var captures = DevSetCaptures.CentreCrops(Path.Combine(context.RepoRoot, "models", "fingerprint", "devset", "images"), ImageSize)
-            .ConvertAll(c => (ReadOnlyMemory<byte>)c);
-        context.Progress($"{captures.Count} captures of {ImageSize}x{ImageSize} (PNG and JPEG), {cores} cores, " +
+        var imagesFolder = StringOption(args, "--images");
+        var captures = imagesFolder is null
+            ? DevSetCaptures.CentreCrops(Path.Combine(context.RepoRoot, "models", "fingerprint", "devset", "images"), ImageSize).ConvertAll(c => (ReadOnlyMemory<byte>)c)
+            : FilesOf(imagesFolder, StringOption(args, "--images-match"));
+        if (captures.Count < batch + 1)
+            throw new BenchOptionException($"--images: '{imagesFolder}' holds {captures.Count} matching PNG/JPEG files; at least {batch + 1} are needed.");
+        var described = imagesFolder is null ? $"of {ImageSize}x{ImageSize}" : $"from {imagesFolder}, as they are";
+        context.Progress($"{captures.Count} captures {described} (PNG and JPEG), {cores} cores, " +
                          $"model runs of {engine.RunSize}, up to {engine.MaxParallelism} in flight, {seconds:0.#} s per measurement");
 
         // Rounds are interleaved (engine, model, engine, model, ...) and the best of each is kept, so a burst of other
@@ -99,7 +106,8 @@ public sealed class EmbedBenchmark : IBenchmark
         return Task.FromResult(new Dictionary<string, object?>
         {
             ["model"] = $"{model.Id} {model.Version}",
-            ["image_size"] = ImageSize,
+            ["image_size"] = imagesFolder is null ? ImageSize : null,
+            ["images"] = imagesFolder,
             ["purpose"] = purpose.ToString().ToLowerInvariant(),
             ["batch"] = batch,
             ["model_run_size"] = engine.RunSize,
@@ -195,6 +203,24 @@ public sealed class EmbedBenchmark : IBenchmark
         EngineStage.GlobalVector => "vlad",
         _ => stage.ToString().ToLowerInvariant(),
     };
+
+    private static List<ReadOnlyMemory<byte>> FilesOf(string folder, string? nameContains)
+    {
+        if (!Directory.Exists(folder)) throw new BenchOptionException($"--images: no folder '{folder}'.");
+        return Directory.EnumerateFiles(folder)
+            .Where(f => Path.GetExtension(f).ToLowerInvariant() is ".png" or ".jpg" or ".jpeg")
+            .Where(f => nameContains is null || Path.GetFileName(f).Contains(nameContains, StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)
+            .Select(f => (ReadOnlyMemory<byte>)File.ReadAllBytes(f))
+            .ToList();
+    }
+
+    private static string? StringOption(string[] args, string name)
+    {
+        var at = Array.IndexOf(args, name);
+        if (at < 0) return null;
+        return at + 1 < args.Length ? args[at + 1] : throw new BenchOptionException($"{name} needs a value.");
+    }
 
     private static double? Option(string[] args, string name)
     {

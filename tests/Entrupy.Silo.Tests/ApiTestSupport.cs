@@ -54,6 +54,20 @@ public static class Api
         return client;
     }
 
+    /// <summary>The stages of a response's <c>Server-Timing</c> header, in milliseconds (empty when it has none).</summary>
+    public static Dictionary<string, double> ServerTiming(HttpResponseMessage response)
+    {
+        var stages = new Dictionary<string, double>(StringComparer.Ordinal);
+        if (!response.Headers.TryGetValues("Server-Timing", out var values)) return stages;
+        foreach (var entry in values.SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries)))
+        {
+            var parts = entry.Split(';', StringSplitOptions.TrimEntries);
+            var duration = parts.Single(p => p.StartsWith("dur=", StringComparison.Ordinal));
+            stages[parts[0]] = double.Parse(duration[4..], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return stages;
+    }
+
     public static Task<HttpResponseMessage> PostJsonAsync(this HttpClient client, string path, object body, string? idempotencyKey = "auto")
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };

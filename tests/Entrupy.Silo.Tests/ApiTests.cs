@@ -122,6 +122,34 @@ public sealed class ApiTests(ApiSilo fixture) : IClassFixture<ApiSilo>
     }
 
     [Fact]
+    public async Task ResponsesCarryServerTimingAndTheRuntimeCountersAreForAdminsOnly()
+    {
+        var tenant = await fixture.Admin.CreateTenantAsync("timing");
+        using var created = await tenant.Client.PostJsonAsync("/webhooks", Subscription);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var stages = Api.ServerTiming(created);
+        Assert.True(stages.ContainsKey("idempotency") && stages.ContainsKey("total"), string.Join(", ", stages.Keys));
+        Assert.True(stages["idempotency"] <= stages["total"]);
+        // Errors too: a problem says how long it took to be refused.
+        using var missing = await tenant.Client.GetAsync("/no-such-route");
+        Assert.True(Api.ServerTiming(missing).ContainsKey("total"));
+
+        using var first = await fixture.Admin.GetAsync("/admin/runtime");
+        var before = await first.JsonAsync(HttpStatusCode.OK);
+        for (var i = 0; i < 3; i++) GC.KeepAlive(await (await tenant.Client.GetAsync("/webhooks")).Content.ReadAsStringAsync());
+        var after = await (await fixture.Admin.GetAsync("/admin/runtime")).JsonAsync(HttpStatusCode.OK);
+        Assert.True(after.GetProperty("uptime_seconds").GetDouble() > 0);
+        Assert.True(after.GetProperty("cpu_milliseconds").GetDouble() > before.GetProperty("cpu_milliseconds").GetDouble());
+        Assert.Equal(Environment.ProcessorCount, after.GetProperty("cores").GetInt32());
+        var gc = after.GetProperty("gc");
+        Assert.Equal(3, gc.GetProperty("collections").GetArrayLength());
+        Assert.True(gc.GetProperty("allocated_bytes").GetInt64() >= before.GetProperty("gc").GetProperty("allocated_bytes").GetInt64());
+        Assert.True(gc.GetProperty("heap_bytes").GetInt64() > 0);
+
+        await (await tenant.Client.GetAsync("/admin/runtime")).ProblemAsync(403, "forbidden");
+    }
+
+    [Fact]
     public async Task ConcurrentDuplicatesExecuteOnce()
     {
         var tenant = await fixture.Admin.CreateTenantAsync("idempotency-concurrent");

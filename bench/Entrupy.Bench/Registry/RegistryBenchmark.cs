@@ -20,7 +20,7 @@ public sealed class RegistryBenchmark : IBenchmark
     public string Description =>
         "HTTP registrations/s vs the model's own throughput, compare p50/p99 at a paced 100 req/s, trace q/s + recall@1 " +
         "[--items 300 --concurrency 2xcores --rate 100 --paced-seconds 10 --trace-queries 200 --seed 11 --max-side 512 " +
-        "--dataset DIR --silo-dll PATH --store sqlite|memory --quick]";
+        "--dataset DIR --silo-dll PATH --store sqlite|memory --compare-log FILE --quick]";
 
     public async Task<Dictionary<string, object?>> RunAsync(string[] args, BenchContext context)
     {
@@ -61,7 +61,9 @@ public sealed class RegistryBenchmark : IBenchmark
             var warm = await RegistryLoad.RegisterAsync(silo.Tenant, set, 0, warmup, o.Concurrency, "warm");
             if (warm.Failed > 0) throw new InvalidOperationException("warm-up registration failed: " + warm.FirstError + "\n" + silo.RecentLog);
             context.Progress($"registering {o.Items - warmup} items, {o.Concurrency} concurrent callers");
+            var beforeRegistrations = await silo.ReadRuntimeAsync();
             var run = await RegistryLoad.RegisterAsync(silo.Tenant, set, warmup, o.Items, o.Concurrency, "bench");
+            (await silo.ReadRuntimeAsync()).AddTo(figures, "registration", beforeRegistrations, o.Items - warmup);
             if (run.Failed > 0) context.Progress($"{run.Failed} registrations failed; first: {run.FirstError}");
             figures["registrations_per_s"] = Math.Round(run.PerSecond, 1);
             figures["registrations_failed"] = run.Failed;
@@ -86,11 +88,16 @@ public sealed class RegistryBenchmark : IBenchmark
             }, HttpStatusCode.OK);
             context.Progress($"compare: {o.Rate} requests/s for {o.PacedSeconds} s, open loop");
             var matches = 0;
+            var compareServer = new ServerTimingLog();
+            using var compareLog = o.CompareLog is null ? null : new RequestLog(o.CompareLog);
+            var beforeCompares = await silo.ReadRuntimeAsync();
             var paced = await RegistryLoad.PacedAsync(o.Rate, TimeSpan.FromSeconds(o.PacedSeconds), async i =>
             {
                 var (itemId, image) = set.Probes[i % set.Probes.Length];
                 using var request = RegistryLoad.Post($"/items/{itemId}/compare", image, $"compare-{i}");
                 var response = await silo.Tenant.SendAsync(request);
+                compareServer.Add(response);
+                compareLog?.Add(i, itemId, image, response);
                 if (response.StatusCode == HttpStatusCode.OK && (await RegistryLoad.JsonAsync(response)).GetProperty("match").GetBoolean())
                     Interlocked.Increment(ref matches);
                 return response;
@@ -101,8 +108,13 @@ public sealed class RegistryBenchmark : IBenchmark
             figures["compare_errors"] = paced.Errors;
             figures["compare_genuine_match_rate"] = paced.Latency.Count == 0 ? null : Math.Round(matches / (double)paced.Latency.Count, 3);
             figures["target_compare_p99_ms"] = 15;
+            // Where the time went: the silo's stages (Server-Timing) and how late this client sent (its own scheduling).
+            compareServer.AddTo(figures, "compare_server");
+            (await silo.ReadRuntimeAsync()).AddTo(figures, "compare", beforeCompares, paced.Latency.Count);
+            figures["compare_send_lateness_p99_ms"] = paced.SendLateness.P99;
             if (paced.FirstError is not null) context.Progress("first compare error: " + paced.FirstError);
-            context.Progress($"compare: p50 {paced.Latency.P50} ms, p99 {paced.Latency.P99} ms, {paced.Errors} errors");
+            context.Progress($"compare: p50 {paced.Latency.P50} ms, p99 {paced.Latency.P99} ms, {paced.Errors} errors; " +
+                             $"server p50/p99 ms: {compareServer.Describe()}; sent late by p99 {paced.SendLateness.P99} ms");
 
             // (c) 1:N trace with every item registered: queries/s (closed loop) and recall@1.
             var queries = Math.Min(o.TraceQueries, set.Probes.Length);
@@ -216,7 +228,7 @@ public sealed class RegistryBenchmark : IBenchmark
     }
 
     private sealed record Options(int Items, int Concurrency, int Rate, int PacedSeconds, int TraceQueries, int Seed, int MaxSide,
-        string? Dataset, string? SiloDll, bool Quick, string Store = "sqlite")
+        string? Dataset, string? SiloDll, bool Quick, string Store = "sqlite", string? CompareLog = null)
     {
         public static Options Parse(string[] args)
         {
@@ -225,7 +237,13 @@ public sealed class RegistryBenchmark : IBenchmark
             for (var i = 0; i < args.Length; i++)
             {
                 string Next() => i + 1 < args.Length ? args[++i] : throw new BenchOptionException($"{args[i]} needs a value");
-                int NextInt() => int.Parse(Next(), CultureInfo.InvariantCulture);
+                int NextInt()
+                {
+                    var name = args[i];
+                    return int.TryParse(Next(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
+                        ? value
+                        : throw new BenchOptionException($"{name} needs a whole number, not '{args[i]}'");
+                }
                 o = args[i] switch
                 {
                     "--items" => o with { Items = NextInt() },
@@ -238,6 +256,7 @@ public sealed class RegistryBenchmark : IBenchmark
                     "--dataset" => o with { Dataset = Next() },
                     "--silo-dll" => o with { SiloDll = Next() },
                     "--store" => o with { Store = Next() },
+                    "--compare-log" => o with { CompareLog = Next() },
                     "--quick" => o,
                     _ => throw new BenchOptionException($"unknown option {args[i]}"),
                 };

@@ -64,6 +64,72 @@ internal sealed record LatencySummary(int Count, double P50, double P90, double 
     }
 }
 
+/// <summary>
+/// The silo's own account of where each request's time went (its <c>Server-Timing</c> header), gathered over a run:
+/// the difference between the client's latency and the server's <c>total</c> is queueing, HTTP and the client itself.
+/// </summary>
+internal sealed class ServerTimingLog
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, System.Collections.Concurrent.ConcurrentBag<double>> stages = new(StringComparer.Ordinal);
+
+    /// <summary>Records the stages of one response (ignored when it has no Server-Timing header).</summary>
+    public void Add(HttpResponseMessage response)
+    {
+        if (!response.Headers.TryGetValues("Server-Timing", out var values)) return;
+        foreach (var entry in values.SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)))
+        {
+            var parts = entry.Split(';', StringSplitOptions.TrimEntries);
+            var duration = parts.Skip(1).FirstOrDefault(p => p.StartsWith("dur=", StringComparison.Ordinal));
+            if (duration is null || !double.TryParse(duration.AsSpan(4), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var ms)) continue;
+            stages.GetOrAdd(parts[0], _ => []).Add(ms);
+        }
+    }
+
+    /// <summary>Adds <c>{prefix}_{stage}_p50_ms</c> / <c>_p99_ms</c> for every stage seen, in a stable order.</summary>
+    public void AddTo(Dictionary<string, object?> figures, string prefix)
+    {
+        foreach (var (stage, summary) in Summaries())
+        {
+            var name = stage.Replace('-', '_');
+            figures[$"{prefix}_{name}_p50_ms"] = summary.P50;
+            figures[$"{prefix}_{name}_p99_ms"] = summary.P99;
+        }
+    }
+
+    /// <summary>One line for progress output: each stage's p50/p99.</summary>
+    public string Describe() => string.Join(", ", Summaries().Select(s => $"{s.Stage} {s.Latency.P50}/{s.Latency.P99}"));
+
+    private IEnumerable<(string Stage, LatencySummary Latency)> Summaries() =>
+        stages.OrderBy(s => s.Key == "total").ThenBy(s => s.Key, StringComparer.Ordinal).Select(s => (s.Key, LatencySummary.Of(s.Value)));
+}
+
+/// <summary>
+/// One tab-separated line per request (<c>--compare-log FILE</c>): index, item, image bytes, image format, HTTP status and
+/// the silo's Server-Timing header, to see which requests make the tail and in which stage.
+/// </summary>
+internal sealed class RequestLog : IDisposable
+{
+    private readonly StreamWriter writer;
+
+    public RequestLog(string path)
+    {
+        writer = new StreamWriter(path, append: false) { AutoFlush = false };
+        writer.WriteLine("index\titem\timage_bytes\timage_format\tstatus\tserver_timing");
+    }
+
+    public void Add(int index, string item, byte[] image, HttpResponseMessage response)
+    {
+        var format = image is [0x89, (byte)'P', ..] ? "png" : image is [0xFF, 0xD8, ..] ? "jpeg" : "other";
+        var timing = response.Headers.TryGetValues("Server-Timing", out var values) ? string.Join(", ", values) : "";
+        lock (writer) writer.WriteLine($"{index}\t{item}\t{image.Length}\t{format}\t{(int)response.StatusCode}\t{timing}");
+    }
+
+    public void Dispose()
+    {
+        lock (writer) writer.Dispose();
+    }
+}
+
 /// <summary>HTTP load against one silo: closed-loop registrations, open-loop (paced) requests, traces.</summary>
 internal static class RegistryLoad
 {
@@ -131,11 +197,12 @@ internal static class RegistryLoad
     /// Open-loop pacing: request i is due at start + i / rate whatever happened to earlier ones, and its latency is
     /// measured from when it was due (so a stall shows up in the percentiles instead of silently lowering the rate).
     /// </summary>
-    public static async Task<(LatencySummary Latency, int Errors, double AchievedPerSecond, string? FirstError)> PacedAsync(
+    public static async Task<(LatencySummary Latency, int Errors, double AchievedPerSecond, string? FirstError, LatencySummary SendLateness)> PacedAsync(
         int ratePerSecond, TimeSpan duration, Func<int, Task<HttpResponseMessage>> send, HttpStatusCode expected)
     {
         var total = (int)(ratePerSecond * duration.TotalSeconds);
         var latencies = new double[total];
+        var lateness = new double[total];
         var errors = 0;
         string? firstError = null;
         var tasks = new Task[total];
@@ -147,6 +214,7 @@ internal static class RegistryLoad
             if (wait > TimeSpan.FromMilliseconds(1)) await Task.Delay(wait);
             while (Stopwatch.GetTimestamp() < due) Thread.SpinWait(50);
             var index = i;
+            lateness[i] = Stopwatch.GetElapsedTime(due).TotalMilliseconds;
             tasks[i] = Task.Run(async () =>
             {
                 using var response = await send(index);
@@ -161,7 +229,7 @@ internal static class RegistryLoad
         }
         await Task.WhenAll(tasks);
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        return (LatencySummary.Of(latencies), errors, total / seconds, firstError);
+        return (LatencySummary.Of(latencies), errors, total / seconds, firstError, LatencySummary.Of(lateness));
     }
 
     /// <summary>Reads a JSON body.</summary>

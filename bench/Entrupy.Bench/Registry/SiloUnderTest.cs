@@ -78,6 +78,19 @@ internal sealed class SiloUnderTest : IAsyncDisposable
         Tenant = Client(key.GetProperty("key").GetString()!);
     }
 
+    /// <summary>The silo process's counters now (<c>GET /admin/runtime</c>): CPU time and garbage collections since start.</summary>
+    public async Task<SiloRuntimeReading> ReadRuntimeAsync()
+    {
+        using var admin = Client(AdminKey);
+        var text = await admin.GetStringAsync("/admin/runtime");
+        var json = JsonDocument.Parse(text).RootElement;
+        var gc = json.GetProperty("gc");
+        return new SiloRuntimeReading(
+            json.GetProperty("cpu_milliseconds").GetDouble(),
+            gc.GetProperty("pause_milliseconds").GetDouble(),
+            [.. gc.GetProperty("collections").EnumerateArray().Select(c => c.GetInt32())]);
+    }
+
     /// <summary>The silo's recent log lines, for error messages.</summary>
     public string RecentLog => string.Join('\n', _log.TakeLast(40));
 
@@ -104,5 +117,17 @@ internal sealed class SiloUnderTest : IAsyncDisposable
         var text = await response.Content.ReadAsStringAsync();
         if (response.StatusCode != HttpStatusCode.Created) throw new InvalidOperationException($"POST {path}: {(int)response.StatusCode} {text}");
         return JsonDocument.Parse(text).RootElement.Clone();
+    }
+}
+
+/// <summary>One reading of the silo's process counters; subtract two to get what a phase of the run cost.</summary>
+internal sealed record SiloRuntimeReading(double CpuMilliseconds, double GcPauseMilliseconds, int[] Collections)
+{
+    /// <summary>Adds <c>{prefix}_silo_cpu_ms_per_request</c>, <c>_gc_pause_ms</c> and <c>_gc_collections</c> (gen 0/1/2) for the phase since <paramref name="before"/>.</summary>
+    public void AddTo(Dictionary<string, object?> figures, string prefix, SiloRuntimeReading before, int requests)
+    {
+        figures[$"{prefix}_silo_cpu_ms_per_request"] = requests == 0 ? null : Math.Round((CpuMilliseconds - before.CpuMilliseconds) / requests, 2);
+        figures[$"{prefix}_gc_pause_ms"] = Math.Round(GcPauseMilliseconds - before.GcPauseMilliseconds, 1);
+        figures[$"{prefix}_gc_collections"] = Collections.Zip(before.Collections, (now, then) => now - then).ToArray();
     }
 }

@@ -66,6 +66,7 @@ public static class ApiHosting
     /// <summary>Adds the middleware in order and maps the admin, webhook and OpenAPI endpoints.</summary>
     public static WebApplication UseSiloApi(this WebApplication app)
     {
+        app.UseMiddleware<ServerTimingMiddleware>();
         app.UseExceptionHandler();
         // Empty error responses (unknown route, wrong method, unreadable JSON) become problems too.
         app.UseStatusCodePages(context => ApiProblems.WriteAsync(context.HttpContext, ApiErrorKind.ForStatus(context.HttpContext.Response.StatusCode), null));

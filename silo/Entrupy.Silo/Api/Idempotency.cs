@@ -133,7 +133,8 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IGrainFactory 
         var requestHash = Convert.ToHexStringLower(hasher.GetHashAndReset());
 
         var now = clock.GetUtcNow();
-        var decision = await grain.Begin(requestHash, now, options.Value.InProgressTimeout);
+        var timing = ServerTiming.Of(context);
+        var decision = await timing.Time("idempotency", () => grain.Begin(requestHash, now, options.Value.InProgressTimeout));
         switch (decision.Outcome)
         {
             case IdempotencyOutcome.Replay:
@@ -165,9 +166,9 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IGrainFactory 
         // An aborted request may have left a cut-off body in the capture; storing it would replay a broken answer
         // forever. Not storing it is safe: the item endpoints are idempotent by request id, so the retry re-runs.
         if (response.StatusCode < 500 && !context.RequestAborted.IsCancellationRequested)
-            await grain.Complete(requestHash,
+            await timing.Time("idempotency-record", () => grain.Complete(requestHash,
                 new StoredResponse(response.StatusCode, response.ContentType, response.Headers.Location.ToString() is { Length: > 0 } l ? l : null, capture.ToArray()),
-                now + options.Value.Retention);
+                now + options.Value.Retention));
         else
             await grain.Abandon(requestHash);
         capture.Position = 0;

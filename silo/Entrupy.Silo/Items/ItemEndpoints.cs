@@ -72,16 +72,17 @@ internal static class ItemEndpoints
         [FromServices] IItemRegistry registry, [FromServices] TenantItemDirectory directory, IWebhookPublisher webhooks, TimeProvider clock, CancellationToken cancellationToken)
     {
         var key = ItemRequests.Key(user, id);
-        var upload = await ItemRequests.ReadCapturesAsync(request, metadataAllowed: true, cancellationToken);
+        var timing = ServerTiming.Of(request.HttpContext);
+        var upload = await timing.Time("upload", () => ItemRequests.ReadCapturesAsync(request, metadataAllowed: true, cancellationToken));
         var metadata = upload.MetadataJson is { } json ? ItemRequests.ParseJson<RegistrationMetadata>(json, "metadata part") : new RegistrationMetadata();
         metadata = metadata with { CapturedAt = metadata.CapturedAt ?? clock.GetUtcNow() };
-        var captures = await ItemRequests.ExtractAsync(grains, upload.Images, FingerprintUse.Enrolment);
+        var captures = await timing.Time("extract", () => ItemRequests.ExtractAsync(grains, upload.Images, FingerprintUse.Enrolment));
 
-        var response = await registry.RegisterAsync(key, captures.Fingerprints, metadata, RegistrationRequestId(key, request), cancellationToken);
+        var response = await timing.Time("register", () => registry.RegisterAsync(key, captures.Fingerprints, metadata, RegistrationRequestId(key, request), cancellationToken));
         response = response with { Captures = captures.Qualities };
-        await directory.RecordAsync(key, response.Registration.Number, response.CustodyEvent is { } e ? e.Sequence + 1 : null, clock.GetUtcNow());
+        await timing.Time("directory", () => directory.RecordAsync(key, response.Registration.Number, response.CustodyEvent is { } e ? e.Sequence + 1 : null, clock.GetUtcNow()));
         // Published only now: the registration is durable in the item and the index.
-        await webhooks.PublishAsync(key.TenantId, WebhookEventKinds.RegistrationCompleted, new
+        await timing.Time("webhooks", () => webhooks.PublishAsync(key.TenantId, WebhookEventKinds.RegistrationCompleted, new
         {
             customer_item_id = key.CustomerItemId,
             registration_number = response.Registration.Number,
@@ -92,7 +93,7 @@ internal static class ItemEndpoints
             registered_at = response.Registration.RegisteredAt,
             capture_count = response.Registration.CaptureCount,
             custody_event_id = response.CustodyEvent?.EventId,
-        }, cancellationToken);
+        }, cancellationToken));
         return TypedResults.Created(ApiRoutes.Format(ApiRoutes.Item, key.CustomerItemId), response);
     }
 
@@ -100,10 +101,11 @@ internal static class ItemEndpoints
         [FromServices] IItemRegistry registry, IWebhookPublisher webhooks, CancellationToken cancellationToken)
     {
         var key = ItemRequests.Key(user, id);
-        var upload = await ItemRequests.ReadCapturesAsync(request, metadataAllowed: false, cancellationToken);
-        var captures = await ItemRequests.ExtractAsync(grains, upload.Images, FingerprintUse.Probe);
-        var response = await registry.CompareAsync(key, captures.Fingerprints, cancellationToken) with { Captures = captures.Qualities };
-        await webhooks.PublishAsync(key.TenantId, WebhookEventKinds.ComparisonCompleted, new
+        var timing = ServerTiming.Of(request.HttpContext);
+        var upload = await timing.Time("upload", () => ItemRequests.ReadCapturesAsync(request, metadataAllowed: false, cancellationToken));
+        var captures = await timing.Time("extract", () => ItemRequests.ExtractAsync(grains, upload.Images, FingerprintUse.Probe));
+        var response = await timing.Time("match", () => registry.CompareAsync(key, captures.Fingerprints, cancellationToken)) with { Captures = captures.Qualities };
+        await timing.Time("webhooks", () => webhooks.PublishAsync(key.TenantId, WebhookEventKinds.ComparisonCompleted, new
         {
             customer_item_id = key.CustomerItemId,
             match = response.Match,
@@ -111,7 +113,7 @@ internal static class ItemEndpoints
             threshold = response.Threshold,
             registration_number = response.RegistrationNumber,
             model = response.Model,
-        }, cancellationToken);
+        }, cancellationToken));
         return TypedResults.Ok(response);
     }
 
@@ -120,9 +122,10 @@ internal static class ItemEndpoints
     {
         var tenantId = user.TenantId();
         var top = ItemRequests.QueryInt(request, "top", DefaultTop, 1, MaxTop);
-        var upload = await ItemRequests.ReadCapturesAsync(request, metadataAllowed: false, cancellationToken);
-        var captures = await ItemRequests.ExtractAsync(grains, upload.Images, FingerprintUse.Probe);
-        var response = await registry.TraceAsync(tenantId, captures.Fingerprints, top, cancellationToken);
+        var timing = ServerTiming.Of(request.HttpContext);
+        var upload = await timing.Time("upload", () => ItemRequests.ReadCapturesAsync(request, metadataAllowed: false, cancellationToken));
+        var captures = await timing.Time("extract", () => ItemRequests.ExtractAsync(grains, upload.Images, FingerprintUse.Probe));
+        var response = await timing.Time("search", () => registry.TraceAsync(tenantId, captures.Fingerprints, top, cancellationToken));
         return TypedResults.Ok(response with { Captures = captures.Qualities });
     }
 

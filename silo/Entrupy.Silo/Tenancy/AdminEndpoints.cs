@@ -59,6 +59,9 @@ internal static class AdminEndpoints
             return TypedResults.Ok(tenants.OfType<TenantInfo>().Select(ToResponse).ToArray());
         }).WithName("ListTenants");
 
+        admin.MapGet("/runtime", () => TypedResults.Ok(Health.RuntimeStatus.Read())).WithName("GetRuntimeStatus")
+            .WithSummary("The silo process: CPU, threads and garbage-collector counters since start (read twice to bracket a load).");
+
         admin.MapGet("/tenants/{tenantId}", async (string tenantId, IGrainFactory grains) =>
             TypedResults.Ok(ToResponse(await RequireTenantAsync(grains, tenantId)))).WithName("GetTenant");
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
@@ -134,17 +135,14 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IGrainFactory 
         var scope = context.User.FindFirstValue(ApiAuth.TenantClaim) ?? (context.User.IsInRole(ApiAuth.AdminRole) ? "admin" : "anonymous");
         var grain = grains.GetGrain<IIdempotencyGrain>(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(scope + "\n" + key))));
 
-        context.Request.EnableBuffering();
+        var timing = ServerTiming.Of(context);
+        var body = await timing.Time("receive", () => RequestBodyBuffer.ReadAsync(context));
         using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hasher.AppendData(Encoding.UTF8.GetBytes(context.Request.Method + " " + context.Request.Path + context.Request.QueryString + "\n"));
-        var buffer = new byte[16 * 1024];
-        int read;
-        while ((read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted)) > 0) hasher.AppendData(buffer, 0, read);
-        context.Request.Body.Position = 0;
+        hasher.AppendData(body.Span);
         var requestHash = Convert.ToHexStringLower(hasher.GetHashAndReset());
 
         var now = clock.GetUtcNow();
-        var timing = ServerTiming.Of(context);
         var decision = await timing.Time("idempotency", () => grain.Begin(requestHash, now, options.Value.InProgressTimeout));
         switch (decision.Outcome)
         {
@@ -229,5 +227,54 @@ internal sealed class IdempotencyMiddleware(RequestDelegate next, IGrainFactory 
         if (stored.Location is not null) context.Response.Headers.Location = stored.Location;
         context.Response.Headers[IdempotencyExtensions.ReplayedHeader] = "true";
         await context.Response.Body.WriteAsync(stored.Body, context.RequestAborted);
+    }
+}
+
+/// <summary>
+/// Reads a request body once into pooled memory and puts a seekable stream over it in its place: the idempotency
+/// hash reads it there, and the multipart reader then references each file part by offset instead of buffering it
+/// again. (ASP.NET's own buffering spills anything over 30 KB — most captures — to a temporary file, and the form
+/// reader spills every part over 64 KB to another: two disk round trips per image.)
+/// </summary>
+internal static class RequestBodyBuffer
+{
+    /// <summary>The body's bytes, valid until the response is done (the array goes back to the pool then).</summary>
+    /// <remarks>Kestrel's request-size cap still applies: the bytes are read through the original body stream.</remarks>
+    public static async Task<ReadOnlyMemory<byte>> ReadAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var declared = request.ContentLength;
+        var buffer = ArrayPool<byte>.Shared.Rent(declared is > 0 and < int.MaxValue ? (int)declared : 16 * 1024);
+        var length = 0;
+        try
+        {
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent(checked(buffer.Length * 2));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+                var read = await request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted);
+                if (read == 0) break;
+                length += read;
+            }
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+        var rented = buffer;
+        context.Response.RegisterForDispose(new ReturnToPool(rented));
+        request.Body = new MemoryStream(rented, 0, length, writable: false, publiclyVisible: true);
+        return rented.AsMemory(0, length);
+    }
+
+    private sealed class ReturnToPool(byte[] array) : IDisposable
+    {
+        public void Dispose() => ArrayPool<byte>.Shared.Return(array);
     }
 }

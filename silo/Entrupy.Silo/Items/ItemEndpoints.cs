@@ -73,7 +73,7 @@ internal static class ItemEndpoints
     {
         var key = ItemRequests.Key(user, id);
         var timing = ServerTiming.Of(request.HttpContext);
-        var upload = await timing.Time("upload", () => ItemRequests.ReadCapturesAsync(request, metadataAllowed: true, cancellationToken));
+        var upload = await timing.Time("form", () => ItemRequests.ReadCapturesAsync(request, metadataAllowed: true, cancellationToken));
         var metadata = upload.MetadataJson is { } json ? ItemRequests.ParseJson<RegistrationMetadata>(json, "metadata part") : new RegistrationMetadata();
         metadata = metadata with { CapturedAt = metadata.CapturedAt ?? clock.GetUtcNow() };
         var captures = await timing.Time("extract", () => ItemRequests.ExtractAsync(grains, upload.Images, FingerprintUse.Enrolment));
@@ -102,7 +102,7 @@ internal static class ItemEndpoints
     {
         var key = ItemRequests.Key(user, id);
         var timing = ServerTiming.Of(request.HttpContext);
-        var upload = await timing.Time("upload", () => ItemRequests.ReadCapturesAsync(request, metadataAllowed: false, cancellationToken));
+        var upload = await timing.Time("form", () => ItemRequests.ReadCapturesAsync(request, metadataAllowed: false, cancellationToken));
         var captures = await timing.Time("extract", () => ItemRequests.ExtractAsync(grains, upload.Images, FingerprintUse.Probe));
         var response = await timing.Time("match", () => registry.CompareAsync(key, captures.Fingerprints, cancellationToken)) with { Captures = captures.Qualities };
         await timing.Time("webhooks", () => webhooks.PublishAsync(key.TenantId, WebhookEventKinds.ComparisonCompleted, new
@@ -123,7 +123,7 @@ internal static class ItemEndpoints
         var tenantId = user.TenantId();
         var top = ItemRequests.QueryInt(request, "top", DefaultTop, 1, MaxTop);
         var timing = ServerTiming.Of(request.HttpContext);
-        var upload = await timing.Time("upload", () => ItemRequests.ReadCapturesAsync(request, metadataAllowed: false, cancellationToken));
+        var upload = await timing.Time("form", () => ItemRequests.ReadCapturesAsync(request, metadataAllowed: false, cancellationToken));
         var captures = await timing.Time("extract", () => ItemRequests.ExtractAsync(grains, upload.Images, FingerprintUse.Probe));
         var response = await timing.Time("search", () => registry.TraceAsync(tenantId, captures.Fingerprints, top, cancellationToken));
         return TypedResults.Ok(response with { Captures = captures.Qualities });

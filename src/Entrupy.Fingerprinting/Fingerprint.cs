@@ -167,7 +167,17 @@ public sealed class Fingerprint
 
     /// <summary>Reads a record written by <see cref="ToBytes"/> and checks it was made by <paramref name="model"/>.</summary>
     /// <exception cref="InvalidDataException">Unknown format version, truncated/corrupt data, or a different model id/version.</exception>
-    public static Fingerprint FromBytes(ReadOnlySpan<byte> data, FingerprintModel model)
+    public static Fingerprint FromBytes(ReadOnlySpan<byte> data, FingerprintModel model) => Read(data, model, descriptors: true).Fingerprint!;
+
+    /// <summary>
+    /// Checks a record exactly as <see cref="FromBytes"/> does but reads only what describes it (purpose, keypoint and
+    /// set counts, quality, global vector), not its descriptors: a fraction of the time and none of the ~400 KB of
+    /// floats an enrolment's descriptors take, for callers that only store or index the record.
+    /// </summary>
+    /// <exception cref="InvalidDataException">As <see cref="FromBytes"/>.</exception>
+    public static FingerprintSummary ReadSummary(ReadOnlySpan<byte> data, FingerprintModel model) => Read(data, model, descriptors: false).Summary;
+
+    private static (Fingerprint? Fingerprint, FingerprintSummary Summary) Read(ReadOnlySpan<byte> data, FingerprintModel model, bool descriptors)
     {
         ArgumentNullException.ThrowIfNull(model);
         try
@@ -197,21 +207,33 @@ public sealed class Fingerprint
             // An enrolment read back is the enrolled side of compares, which only uses the transposed layout: parse
             // straight into it (half the memory an activation keeps, no transposing pass).
             var enrolled = purpose == FingerprintPurpose.Enrolment;
-            var layout = new float[setCount][];
-            for (var s = 0; s < setCount; s++)
+            float[][]? layout = null;
+            if (descriptors)
             {
-                var target = layout[s] = new float[padded * DescriptorLength];
-                for (var j = 0; j < k; j++)
-                    for (var c = 0; c < DescriptorLength; c++)
-                        target[enrolled ? c * padded + j : j * DescriptorLength + c] =
-                            format == FloatFormatVersion ? r.Single() : r.Byte() / DescriptorCodeScale;
+                layout = new float[setCount][];
+                for (var s = 0; s < setCount; s++)
+                {
+                    // An enrolment's descriptors are kept as long as its set grain lives (minutes): on the pinned-object
+                    // heap they are never copied by gen-0/1 collections, which then stay short.
+                    var target = layout[s] = GC.AllocateArray<float>(padded * DescriptorLength, pinned: enrolled);
+                    for (var j = 0; j < k; j++)
+                        for (var c = 0; c < DescriptorLength; c++)
+                            target[enrolled ? c * padded + j : j * DescriptorLength + c] =
+                                format == FloatFormatVersion ? r.Single() : r.Byte() / DescriptorCodeScale;
+                }
+            }
+            else
+            {
+                r.Bytes(checked(k * DescriptorLength * setCount * (format == FloatFormatVersion ? sizeof(float) : 1)));
             }
             var global = new float[r.UInt16()];
             for (var i = 0; i < global.Length; i++) global[i] = r.Single();
             if (!r.AtEnd) throw new InvalidDataException("Corrupt fingerprint: trailing bytes.");
-            return enrolled
+            var summary = new FingerprintSummary(purpose, k, setCount, quality, global);
+            if (layout is null) return (null, summary);
+            return (enrolled
                 ? new Fingerprint(id, version, purpose, mapX, mapY, angles, null, global, quality, transposed: layout)
-                : new Fingerprint(id, version, purpose, mapX, mapY, angles, layout, global, quality);
+                : new Fingerprint(id, version, purpose, mapX, mapY, angles, layout, global, quality), summary);
         }
         catch (ArgumentOutOfRangeException ex)
         {
@@ -252,3 +274,11 @@ public sealed class Fingerprint
         }
     }
 }
+
+/// <summary>What <see cref="Fingerprint.ReadSummary"/> reads of a record: everything but its descriptors.</summary>
+/// <param name="Purpose">Probe or enrolment.</param>
+/// <param name="KeypointCount">Keypoints (descriptor rows per set).</param>
+/// <param name="SetCount">Descriptor sets (1 for a probe; the upright and steered sets for an enrolment).</param>
+/// <param name="Quality">The capture's quality figures.</param>
+/// <param name="GlobalVector">The global VLAD vector (a copy the caller owns).</param>
+public sealed record FingerprintSummary(FingerprintPurpose Purpose, int KeypointCount, int SetCount, QualityReport Quality, float[] GlobalVector);

@@ -35,11 +35,13 @@ internal sealed class ItemRegistry(IGrainFactory grains, FingerprintModel model,
             throw new RegistryValidationException("request_id", requestId, $"request_id must be 1-{MaxRequestIdLength} characters, not blank");
         if (enrolments.Count is < 1 or > FingerprintSetGrain.MaxCaptures)
             throw new RegistryValidationException("images", enrolments.Count.ToString(CultureInfo.InvariantCulture), $"a registration needs 1-{FingerprintSetGrain.MaxCaptures} captures");
-        var fingerprints = new Fingerprint[enrolments.Count];
+        // Checked whole, but only summarised: storing and indexing need the global vectors, not ~400 KB of descriptor
+        // floats per capture (the set grain parses those when the item is first compared).
+        var summaries = new FingerprintSummary[enrolments.Count];
         for (var i = 0; i < enrolments.Count; i++)
         {
-            fingerprints[i] = Parse(enrolments[i], i);
-            if (fingerprints[i].Purpose != FingerprintPurpose.Enrolment)
+            summaries[i] = Summarise(enrolments[i], i);
+            if (summaries[i].Purpose != FingerprintPurpose.Enrolment)
                 throw new RegistryValidationException("fingerprint", i.ToString(CultureInfo.InvariantCulture), "a registration needs enrolment fingerprints (extracted for enrolment, with the rotated descriptor sets)");
         }
 
@@ -70,7 +72,7 @@ internal sealed class ItemRegistry(IGrainFactory grains, FingerprintModel model,
         // 1. Fingerprints durable. A retry finds the set of the first attempt (same request id, same key) and keeps it.
         var set = grains.GetGrain<IFingerprintSetGrain>(setKey);
         var vector = await set.Store([.. enrolments.Select(e => e.Fingerprint)])
-            ? IndexVectors.Of(fingerprints)
+            ? IndexVectors.Of([.. summaries.Select(f => f.GlobalVector)])
             : await set.GetIndexVector();
 
         // 2. Lineage entry durable (the item answers a retry with the entry the first attempt made).
@@ -236,13 +238,19 @@ internal sealed class ItemRegistry(IGrainFactory grains, FingerprintModel model,
         return (bytes, parsed);
     }
 
-    private Fingerprint Parse(ExtractedFingerprint extracted, int index)
+    private Fingerprint Parse(ExtractedFingerprint extracted, int index) =>
+        ReadChecked(extracted, index, static (bytes, model) => Fingerprint.FromBytes(bytes, model));
+
+    private FingerprintSummary Summarise(ExtractedFingerprint extracted, int index) =>
+        ReadChecked(extracted, index, static (bytes, model) => Fingerprint.ReadSummary(bytes, model));
+
+    private T ReadChecked<T>(ExtractedFingerprint extracted, int index, Func<byte[], FingerprintModel, T> read)
     {
         if (extracted?.Fingerprint is not { Length: > 0 } bytes)
             throw new RegistryValidationException("fingerprint", index.ToString(CultureInfo.InvariantCulture), "every capture needs its serialized fingerprint");
         try
         {
-            return Fingerprint.FromBytes(bytes, model);
+            return read(bytes, model);
         }
         catch (InvalidDataException ex)
         {

@@ -102,6 +102,40 @@ public sealed class EngineTests(EngineFixture fx, ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_summary_reads_what_FromBytes_reads_except_the_descriptors_and_refuses_the_same_records()
+    {
+        var print = fx.Enrolled("g2.png");
+        var probe = fx.Engine.Extract(fx.ImageBytes("p2.jpg"), FingerprintPurpose.Probe);
+        foreach (var bytes in new[] { print.ToBytes(), FormatOneRecord(print), probe.ToBytes() })
+        {
+            var full = Fingerprint.FromBytes(bytes, fx.Model);
+            Fingerprint.ReadSummary(bytes, fx.Model); // warm-up: nothing static is counted below
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            var summary = Fingerprint.ReadSummary(bytes, fx.Model);
+            var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.Equal(full.Purpose, summary.Purpose);
+            Assert.Equal(full.KeypointCount, summary.KeypointCount);
+            Assert.Equal(full.SetCount, summary.SetCount);
+            Assert.Equal(full.Quality, summary.Quality);
+            Assert.True(full.GlobalVector.SequenceEqual(summary.GlobalVector));
+            // The global vector (8 KB) and the keypoint maps, not the descriptors (≥ 128 KB even for a probe).
+            Assert.InRange(allocated, 1, 16 * 1024);
+        }
+
+        var record = print.ToBytes();
+        var wrongVersion = (byte[])record.Clone();
+        wrongVersion[0] = 99;
+        Assert.Throws<InvalidDataException>(() => Fingerprint.ReadSummary(wrongVersion, fx.Model));
+        var wrongModel = (byte[])record.Clone();
+        wrongModel[2] ^= 0x20;
+        Assert.Contains("Re-enrol", Assert.Throws<InvalidDataException>(() => Fingerprint.ReadSummary(wrongModel, fx.Model)).Message);
+        Assert.Throws<InvalidDataException>(() => Fingerprint.ReadSummary(record.AsSpan(0, record.Length - 3), fx.Model));
+        Assert.Throws<InvalidDataException>(() => Fingerprint.ReadSummary([.. record, 0], fx.Model));
+        // Cut inside the descriptors: they are skipped, not unchecked.
+        Assert.Throws<InvalidDataException>(() => Fingerprint.ReadSummary(record.AsSpan(0, record.Length / 2), fx.Model));
+    }
+
+    [Fact]
     public void Format_1_records_with_float32_descriptors_are_still_read_exactly()
     {
         var print = fx.Enrolled("g2.png");

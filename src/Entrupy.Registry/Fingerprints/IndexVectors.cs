@@ -12,13 +12,19 @@ internal static class IndexVectors
     public static float[] Of(IReadOnlyList<Fingerprint> captures)
     {
         ArgumentNullException.ThrowIfNull(captures);
-        if (captures.Count == 0) throw new ArgumentException("At least one capture is needed.", nameof(captures));
-        if (captures.Count == 1) return captures[0].GlobalVectorArray();
-        var sum = new double[captures[0].GlobalVector.Length];
-        foreach (var capture in captures)
+        return Of([.. captures.Select(c => c.GlobalVectorArray())]);
+    }
+
+    /// <inheritdoc cref="Of(IReadOnlyList{Fingerprint})"/>
+    public static float[] Of(IReadOnlyList<float[]> globalVectors)
+    {
+        ArgumentNullException.ThrowIfNull(globalVectors);
+        if (globalVectors.Count == 0) throw new ArgumentException("At least one capture is needed.", nameof(globalVectors));
+        if (globalVectors.Count == 1) return globalVectors[0];
+        var sum = new double[globalVectors[0].Length];
+        foreach (var vector in globalVectors)
         {
-            var vector = capture.GlobalVector;
-            if (vector.Length != sum.Length) throw new ArgumentException("Captures have global vectors of different lengths.", nameof(captures));
+            if (vector.Length != sum.Length) throw new ArgumentException("Captures have global vectors of different lengths.", nameof(globalVectors));
             for (var i = 0; i < sum.Length; i++) sum[i] += vector[i];
         }
         var norm = Math.Sqrt(sum.Sum(v => v * v));

@@ -130,6 +130,8 @@ public sealed class RegistryBenchmark : IBenchmark
                 using var warmRequest = RegistryLoad.Post("/trace?top=5", set.Probes[w].Image, $"trace-warm-{w}");
                 using var _ = await silo.Tenant.SendAsync(warmRequest);
             }
+            var beforeTraces = await silo.ReadRuntimeAsync();
+            var traceServer = new ServerTimingLog();
             var clock = Stopwatch.StartNew();
             await Task.WhenAll(Enumerable.Range(0, o.Concurrency).Select(_ => Task.Run(async () =>
             {
@@ -140,6 +142,7 @@ public sealed class RegistryBenchmark : IBenchmark
                     using var request = RegistryLoad.Post("/trace?top=5", image, $"trace-{i}");
                     using var response = await silo.Tenant.SendAsync(request);
                     traceLatencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    traceServer.Add(response);
                     if (response.StatusCode != HttpStatusCode.OK)
                     {
                         Interlocked.Increment(ref traceErrors);
@@ -158,6 +161,8 @@ public sealed class RegistryBenchmark : IBenchmark
                 }
             })));
             var traceSeconds = clock.Elapsed.TotalSeconds;
+            traceServer.AddTo(figures, "trace_server");
+            (await silo.ReadRuntimeAsync()).AddTo(figures, "trace", beforeTraces, queries);
             figures["trace_queries"] = queries;
             figures["trace_queries_per_s"] = Math.Round(queries / traceSeconds, 1);
             LatencySummary.Of(traceLatencies).AddTo(figures, "trace_latency");

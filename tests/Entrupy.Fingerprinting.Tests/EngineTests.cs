@@ -102,6 +102,40 @@ public sealed class EngineTests(EngineFixture fx, ITestOutputHelper output)
     }
 
     [Fact]
+    public void Records_read_into_reused_memory_keep_their_padding_zero()
+    {
+        // Arrays are allocated uninitialised and only the padding is cleared: dirty the heap with NaNs first, so a
+        // padding value left unwritten would show (and make every kernel sum NaN).
+        var enrolment = FirstKeypoints(fx.Enrolled("g2.png"), 100).ToBytes();
+        var probe = FirstKeypoints(fx.Engine.Extract(fx.ImageBytes("p2.jpg"), FingerprintPurpose.Probe), 70).ToBytes();
+        for (var round = 0; round < 20; round++)
+        {
+            for (var i = 0; i < 8; i++) GC.KeepAlive(Enumerable.Repeat(float.NaN, 40_000).ToArray());
+            var enrolled = Fingerprint.FromBytes(enrolment, fx.Model);
+            var padded = Fingerprint.PadRows(enrolled.KeypointCount);
+            foreach (var set in enrolled.TransposedSets())
+                for (var c = 0; c < Fingerprint.DescriptorLength; c++)
+                    Assert.All(set.AsSpan(c * padded + enrolled.KeypointCount, padded - enrolled.KeypointCount).ToArray(), v => Assert.Equal(0f, v));
+            var probed = Fingerprint.FromBytes(probe, fx.Model);
+            Assert.All(probed.PaddedSet(0).AsSpan(probed.KeypointCount * Fingerprint.DescriptorLength).ToArray(), v => Assert.Equal(0f, v));
+        }
+    }
+
+    /// <summary>The same fingerprint cut to its first <paramref name="count"/> keypoints (so its rows need padding).</summary>
+    private static Fingerprint FirstKeypoints(Fingerprint print, int count)
+    {
+        var padded = Fingerprint.PadRows(count);
+        var sets = new float[print.SetCount][];
+        for (var s = 0; s < sets.Length; s++)
+        {
+            sets[s] = new float[padded * Fingerprint.DescriptorLength];
+            print.Descriptors(s)[..(count * Fingerprint.DescriptorLength)].CopyTo(sets[s]);
+        }
+        return new Fingerprint(print.ModelId, print.ModelVersion, print.Purpose, print.MapX[..count].ToArray(), print.MapY[..count].ToArray(),
+            [.. print.SteeringAngles], sets, print.GlobalVectorArray(), print.Quality);
+    }
+
+    [Fact]
     public void A_summary_reads_what_FromBytes_reads_except_the_descriptors_and_refuses_the_same_records()
     {
         var print = fx.Enrolled("g2.png");

@@ -82,9 +82,12 @@ internal static class ItemRequests
             if (file.Name != ApiRoutes.ImagePart)
                 throw Invalid(file.Name, $"Unexpected multipart file part '{file.Name}': send captures as '{ApiRoutes.ImagePart}' parts" +
                     (metadataAllowed ? $" and the metadata as one '{ApiRoutes.MetadataPart}' part." : "."));
-            using var buffer = new MemoryStream((int)Math.Min(file.Length, int.MaxValue));
-            await file.CopyToAsync(buffer, cancellationToken);
-            images.Add(buffer.ToArray());
+            // Straight into an array of the part's size (uninitialised: it is filled at once), not via a MemoryStream
+            // and a copy of it. The request's size cap bounds Length.
+            var image = GC.AllocateUninitializedArray<byte>(checked((int)file.Length));
+            await using (var part = file.OpenReadStream())
+                await part.ReadExactlyAsync(image, cancellationToken);
+            images.Add(image);
         }
         foreach (var (name, values) in form)
         {

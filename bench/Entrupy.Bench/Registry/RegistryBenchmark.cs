@@ -63,7 +63,7 @@ public sealed class RegistryBenchmark : IBenchmark
             context.Progress($"registering {o.Items - warmup} items, {o.Concurrency} concurrent callers");
             var beforeRegistrations = await silo.ReadRuntimeAsync();
             var run = await RegistryLoad.RegisterAsync(silo.Tenant, set, warmup, o.Items, o.Concurrency, "bench");
-            (await silo.ReadRuntimeAsync()).AddTo(figures, "registration", beforeRegistrations, o.Items - warmup);
+            (await silo.ReadRuntimeAsync())?.AddTo(figures, "registration", beforeRegistrations, o.Items - warmup);
             if (run.Failed > 0) context.Progress($"{run.Failed} registrations failed; first: {run.FirstError}");
             figures["registrations_per_s"] = Math.Round(run.PerSecond, 1);
             figures["registrations_failed"] = run.Failed;
@@ -110,7 +110,7 @@ public sealed class RegistryBenchmark : IBenchmark
             figures["target_compare_p99_ms"] = 15;
             // Where the time went: the silo's stages (Server-Timing) and how late this client sent (its own scheduling).
             compareServer.AddTo(figures, "compare_server");
-            (await silo.ReadRuntimeAsync()).AddTo(figures, "compare", beforeCompares, paced.Latency.Count);
+            (await silo.ReadRuntimeAsync())?.AddTo(figures, "compare", beforeCompares, paced.Latency.Count);
             figures["compare_send_lateness_p99_ms"] = paced.SendLateness.P99;
             if (paced.FirstError is not null) context.Progress("first compare error: " + paced.FirstError);
             context.Progress($"compare: p50 {paced.Latency.P50} ms, p99 {paced.Latency.P99} ms, {paced.Errors} errors; " +
@@ -162,7 +162,7 @@ public sealed class RegistryBenchmark : IBenchmark
             })));
             var traceSeconds = clock.Elapsed.TotalSeconds;
             traceServer.AddTo(figures, "trace_server");
-            (await silo.ReadRuntimeAsync()).AddTo(figures, "trace", beforeTraces, queries);
+            (await silo.ReadRuntimeAsync())?.AddTo(figures, "trace", beforeTraces, queries);
             figures["trace_queries"] = queries;
             figures["trace_queries_per_s"] = Math.Round(queries / traceSeconds, 1);
             LatencySummary.Of(traceLatencies).AddTo(figures, "trace_latency");

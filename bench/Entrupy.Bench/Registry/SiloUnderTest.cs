@@ -78,11 +78,17 @@ internal sealed class SiloUnderTest : IAsyncDisposable
         Tenant = Client(key.GetProperty("key").GetString()!);
     }
 
-    /// <summary>The silo process's counters now (<c>GET /admin/runtime</c>): CPU time and garbage collections since start.</summary>
-    public async Task<SiloRuntimeReading> ReadRuntimeAsync()
+    /// <summary>
+    /// The silo process's counters now (<c>GET /admin/runtime</c>): CPU time and garbage collections since start; null
+    /// from a silo built before the endpoint existed (an older build under <c>--silo-dll</c>).
+    /// </summary>
+    public async Task<SiloRuntimeReading?> ReadRuntimeAsync()
     {
         using var admin = Client(AdminKey);
-        var text = await admin.GetStringAsync("/admin/runtime");
+        using var response = await admin.GetAsync("/admin/runtime");
+        if (response.StatusCode == HttpStatusCode.NotFound) return null;
+        response.EnsureSuccessStatusCode();
+        var text = await response.Content.ReadAsStringAsync();
         var json = JsonDocument.Parse(text).RootElement;
         var gc = json.GetProperty("gc");
         return new SiloRuntimeReading(
@@ -124,8 +130,9 @@ internal sealed class SiloUnderTest : IAsyncDisposable
 internal sealed record SiloRuntimeReading(double CpuMilliseconds, double GcPauseMilliseconds, int[] Collections)
 {
     /// <summary>Adds <c>{prefix}_silo_cpu_ms_per_request</c>, <c>_gc_pause_ms</c> and <c>_gc_collections</c> (gen 0/1/2) for the phase since <paramref name="before"/>.</summary>
-    public void AddTo(Dictionary<string, object?> figures, string prefix, SiloRuntimeReading before, int requests)
+    public void AddTo(Dictionary<string, object?> figures, string prefix, SiloRuntimeReading? before, int requests)
     {
+        if (before is null) return;
         figures[$"{prefix}_silo_cpu_ms_per_request"] = requests == 0 ? null : Math.Round((CpuMilliseconds - before.CpuMilliseconds) / requests, 2);
         figures[$"{prefix}_gc_pause_ms"] = Math.Round(GcPauseMilliseconds - before.GcPauseMilliseconds, 1);
         figures[$"{prefix}_gc_collections"] = Collections.Zip(before.Collections, (now, then) => now - then).ToArray();

@@ -1,3 +1,4 @@
+using Entrupy.TestSupport;
 using Entrupy.Grains.Persistence.Sqlite;
 using Entrupy.Grains.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -35,32 +36,11 @@ public sealed class RegistryTestHost : IDisposable
     /// A transactionally consistent copy of the database as it is now, taken while the silo runs: what a machine that
     /// lost power at this instant would restart from (no deactivation, no final snapshot).
     /// </summary>
-    public string CrashCopy(string name)
-    {
-        var copy = Path.Combine(Folder, name + ".db");
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DatabasePath};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "VACUUM INTO $path";
-        command.Parameters.AddWithValue("$path", copy);
-        command.ExecuteNonQuery();
-        return copy;
-    }
+    public string CrashCopy(string name) => SqliteStoreFiles.CrashCopy(DatabasePath, Path.Combine(Folder, name + ".db"));
 
     /// <summary>(grain_key, bytes) of every stored record of a grain type / state name.</summary>
-    public List<(string Key, long Bytes)> StoredRecords(string grainType, string? stateName = null, string? databasePath = null)
-    {
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={databasePath ?? DatabasePath};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT grain_key, length(data) FROM grain_state WHERE grain_type = $type AND ($state IS NULL OR state_name = $state) ORDER BY grain_key";
-        command.Parameters.AddWithValue("$type", grainType);
-        command.Parameters.AddWithValue("$state", (object?)stateName ?? DBNull.Value);
-        using var reader = command.ExecuteReader();
-        var rows = new List<(string, long)>();
-        while (reader.Read()) rows.Add((reader.GetString(0), reader.GetInt64(1)));
-        return rows;
-    }
+    public List<(string Key, long Bytes)> StoredRecords(string grainType, string? stateName = null, string? databasePath = null) =>
+        SqliteStoreFiles.Records(databasePath ?? DatabasePath, grainType, stateName);
 
     public void Dispose()
     {

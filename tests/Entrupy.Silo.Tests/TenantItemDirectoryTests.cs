@@ -1,6 +1,7 @@
 using Entrupy.Grains.Persistence.Sqlite;
 using Entrupy.Grains.Testing;
 using Entrupy.Silo.Items;
+using Entrupy.TestSupport;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -41,19 +42,19 @@ public sealed class TenantItemDirectoryTests : IDisposable
             await bucket.Record(new ItemDirectoryUpdate("item-0007", 2, 5, at.AddDays(1)));
 
             // One snapshot after the first 256 changes; the 46 since are journal records of a few hundred bytes each.
-            var journal = Records(database, TenantItemsGrain.JournalGrainType);
+            var journal = SqliteStoreFiles.Records(database, TenantItemsGrain.JournalGrainType);
             Assert.Equal(items + 2 - TenantItemsGrain.SnapshotEvery, journal.Count);
             Assert.All(journal, r => Assert.True(r.Bytes < 300, $"{r.Key}: {r.Bytes} bytes"));
-            Assert.Single(Records(database, "tenantitems"));
+            Assert.Single(SqliteStoreFiles.Records(database, "tenantitems"));
 
             // Power lost now: no deactivation, no final snapshot. The snapshot plus the journal after it is everything.
-            var crashed = CrashCopy(database, "crashed");
+            var crashed = SqliteStoreFiles.CrashCopy(database, Path.Combine(folder, "crashed.db"));
             await using (var afterCrash = await StartAsync(crashed))
                 AssertEntries(await afterCrash.GrainFactory.GetGrain<ITenantItemsGrain>(Bucket).List(null, 1000), items, at);
         }
 
         // A clean stop snapshots the rest and deletes the journal it covers.
-        Assert.Empty(Records(database, TenantItemsGrain.JournalGrainType));
+        Assert.Empty(SqliteStoreFiles.Records(database, TenantItemsGrain.JournalGrainType));
         await using (var restarted = await StartAsync(database))
         {
             var bucket = restarted.GrainFactory.GetGrain<ITenantItemsGrain>(Bucket);
@@ -80,31 +81,5 @@ public sealed class TenantItemDirectoryTests : IDisposable
             .AddGrain<TenantItemsGrain>()
             .ConfigureServices(s => s.AddLogging().AddSqliteGrainStorage(database));
         return builder.DeployAsync();
-    }
-
-    /// <summary>A transactionally consistent copy taken while the silo runs: what a machine losing power now restarts from.</summary>
-    private string CrashCopy(string database, string name)
-    {
-        var copy = Path.Combine(folder, name + ".db");
-        using var connection = new SqliteConnection($"Data Source={database};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "VACUUM INTO $path";
-        command.Parameters.AddWithValue("$path", copy);
-        command.ExecuteNonQuery();
-        return copy;
-    }
-
-    private static List<(string Key, long Bytes)> Records(string database, string grainType)
-    {
-        using var connection = new SqliteConnection($"Data Source={database};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT grain_key, length(data) FROM grain_state WHERE grain_type = $type ORDER BY grain_key";
-        command.Parameters.AddWithValue("$type", grainType);
-        using var reader = command.ExecuteReader();
-        var rows = new List<(string, long)>();
-        while (reader.Read()) rows.Add((reader.GetString(0), reader.GetInt64(1)));
-        return rows;
     }
 }

@@ -324,6 +324,7 @@ struct PixelSink {
 // exact sizes, a complete IEND); at the first thing it does not know or does not like it returns false and the
 // spng path decodes the file from scratch, so results and error reports for anything unusual stay spng's.
 constexpr size_t kPngFastPathMaxBytes = 32u << 20;  // larger images stream through spng instead of a whole-image buffer
+constexpr size_t kPngScratchKeepBytes = 4u << 20;   // per-thread buffers up to this size are kept for the next image
 
 uint32_t be32(const uint8_t* p) {
   return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
@@ -430,6 +431,15 @@ bool png_decode_fast(const uint8_t* d, size_t n, int channels, AlphaMode alpha, 
 
   // Walk the chunks, checking every CRC; gather the IDAT pieces, which must be consecutive.
   DeflateScratch& scratch = deflate_scratch();
+  // On every way out: typical captures (up to ~1,100 px RGB) reuse the buffers, a rare large image does not leave its
+  // size pinned on this thread.
+  struct TrimOnExit {
+    DeflateScratch& s;
+    ~TrimOnExit() {
+      if (s.joined.capacity() > kPngScratchKeepBytes) std::vector<uint8_t>().swap(s.joined);
+      if (s.filtered.capacity() > kPngScratchKeepBytes) std::vector<uint8_t>().swap(s.filtered);
+    }
+  } trim{scratch};
   const uint8_t* single = nullptr;
   size_t single_len = 0, pieces = 0;
   bool idat_done = false, iend = false;
@@ -480,7 +490,6 @@ bool png_decode_fast(const uint8_t* d, size_t n, int channels, AlphaMode alpha, 
     return false;
   const bool ok = channels == 1 ? unfilter_image<1>(scratch.filtered.data(), out, height, stride)
                                 : unfilter_image<3>(scratch.filtered.data(), out, height, stride);
-  if (scratch.joined.capacity() > kPngFastPathMaxBytes) std::vector<uint8_t>().swap(scratch.joined);
   return ok;
 }
 

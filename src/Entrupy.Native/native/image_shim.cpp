@@ -819,7 +819,8 @@ ENTRUPY_API void entrupy_image_encoded_free(void* handle) { delete static_cast<E
 ENTRUPY_API int entrupy_image_versions(char* buf, int capacity) {
   // TurboJPEG 2.x has no runtime version call: this is the version of the headers we were built against.
   std::string text = std::string("libjpeg-turbo ") + ENTRUPY_STRINGIFY(LIBJPEG_TURBO_VERSION) +
-                     " (TurboJPEG, build-time); libspng " + spng_version_string() + "; stb_image 2.27 (BMP)";
+                     " (TurboJPEG, build-time); libspng " + spng_version_string() +
+                     "; libdeflate " LIBDEFLATE_VERSION_STRING " (8-bit PNG, build-time); stb_image 2.27 (BMP)";
   int n = static_cast<int>(text.size());
   if (buf && capacity > 0) {
     int c = n < capacity - 1 ? n : capacity - 1;

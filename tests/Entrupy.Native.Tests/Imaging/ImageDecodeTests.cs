@@ -166,6 +166,7 @@ public class ImageDecodeTests
         var versions = ImageCodec.Versions;
         Assert.Matches(@"libjpeg-turbo \d+\.\d+\.\d+", versions);
         Assert.Matches(@"libspng \d+\.\d+\.\d+", versions);
+        Assert.Matches(@"libdeflate \d+\.\d+", versions);
         Assert.Contains("stb_image", versions);
     }
 

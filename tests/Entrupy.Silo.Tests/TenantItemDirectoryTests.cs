@@ -1,5 +1,6 @@
 using Entrupy.Grains.Persistence.Sqlite;
 using Entrupy.Grains.Testing;
+using Entrupy.Silo.Hosting;
 using Entrupy.Silo.Items;
 using Entrupy.TestSupport;
 using Microsoft.Data.Sqlite;
@@ -9,7 +10,7 @@ namespace Entrupy.Silo.Tests;
 
 /// <summary>
 /// A directory bucket journals each change as a small record and snapshots every
-/// <see cref="TenantItemsGrain.SnapshotEvery"/> changes, against a real SQLite file: what it writes, and that a crash
+/// <see cref="JournaledState{TState, TChange}.SnapshotEvery"/> changes, against a real SQLite file: what it writes, and that a crash
 /// (a copy of the file taken while it runs) and a clean restart both give back every entry.
 /// </summary>
 public sealed class TenantItemDirectoryTests : IDisposable
@@ -30,7 +31,7 @@ public sealed class TenantItemDirectoryTests : IDisposable
     {
         var database = Path.Combine(folder, "silo.db");
         var at = new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero);
-        const int items = TenantItemsGrain.SnapshotEvery + 44;
+        const int items = JournaledState<TenantItemsState, ItemDirectoryUpdate>.SnapshotEvery + 44;
         await using (var cluster = await StartAsync(database))
         {
             var bucket = cluster.GrainFactory.GetGrain<ITenantItemsGrain>(Bucket);
@@ -43,7 +44,7 @@ public sealed class TenantItemDirectoryTests : IDisposable
 
             // One snapshot after the first 256 changes; the 46 since are journal records of a few hundred bytes each.
             var journal = SqliteStoreFiles.Records(database, TenantItemsGrain.JournalGrainType);
-            Assert.Equal(items + 2 - TenantItemsGrain.SnapshotEvery, journal.Count);
+            Assert.Equal(items + 2 - JournaledState<TenantItemsState, ItemDirectoryUpdate>.SnapshotEvery, journal.Count);
             Assert.All(journal, r => Assert.True(r.Bytes < 300, $"{r.Key}: {r.Bytes} bytes"));
             Assert.Single(SqliteStoreFiles.Records(database, "tenantitems"));
 

@@ -1,10 +1,9 @@
-using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using Entrupy.Grains;
 using Entrupy.Grains.Persistence;
 using Entrupy.Registry;
 using Entrupy.Registry.Api;
+using Entrupy.Silo.Hosting;
 
 namespace Entrupy.Silo.Items;
 
@@ -29,106 +28,46 @@ internal interface ITenantItemsGrain : IGrainWithStringKey
 }
 
 /// <summary>Snapshot of a <see cref="TenantItemsGrain"/>: every entry, and how much of the journal it includes.</summary>
-internal sealed class TenantItemsState
+internal sealed class TenantItemsState : IJournaledSnapshot
 {
     public Dictionary<string, ItemSummary> Items { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>Last journal sequence included (0 for none; snapshots written before the journal existed have none).</summary>
+    /// <inheritdoc />
     public long Sequence { get; set; }
 }
 
 /// <summary>
-/// One directory bucket. Each change is a small write-once journal record
-/// (<c>tenantitemsjournal/{tenant}/{bucket}/{sequence:D12}</c>, a few hundred bytes) instead of a rewrite of the whole
-/// bucket, which grows with the tenant (~1 MB per registration at 100,000 items). Every
-/// <see cref="SnapshotEvery"/> changes, and on deactivation, the bucket is snapshotted into its persistent state and
-/// the journal it covers deleted; activation loads the snapshot and replays the journal after it.
+/// One directory bucket. Each change is a small journal record (<see cref="JournaledState{TState,TChange}"/>, a few
+/// hundred bytes) instead of a rewrite of the whole bucket, which grows with the tenant (~1 MB per registration at
+/// 100,000 items).
 /// </summary>
 [GrainType("tenantitems")]
 [CollectionAgeLimit("00:05:00")]
 internal sealed class TenantItemsGrain([PersistentState("tenantitems")] IPersistentState<TenantItemsState> state, ILogger<TenantItemsGrain> logger)
     : Grain, ITenantItemsGrain
 {
-    /// <summary>Journal records between snapshots.</summary>
-    internal const int SnapshotEvery = 256;
-
     /// <summary>Grain type of the journal records in the grain storage.</summary>
     internal const string JournalGrainType = "tenantitemsjournal";
 
-    private static readonly JsonSerializerOptions JournalJson = new(JsonSerializerDefaults.Web);
-
     // Rebuilt on activation; the stored dictionary has no order of its own.
     private readonly List<string> sortedIds = [];
-    private readonly Dictionary<long, string> journalETags = [];
-    private IGrainStorage storage = null!;
-    private long sequence; // last journal record applied
+    private JournaledState<TenantItemsState, ItemDirectoryUpdate> journal = null!;
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        storage = ServiceProvider.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default);
-        sequence = state.State.Sequence;
+        journal = new(state, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default), JournalGrainType,
+            GetPrimaryKeyString(), Apply, DeactivateOnIdle, logger);
         sortedIds.AddRange(state.State.Items.Keys);
         sortedIds.Sort(StringComparer.Ordinal);
-        while (await storage.ReadAsync(JournalKey(sequence + 1), cancellationToken) is { } record)
-        {
-            Apply(JsonSerializer.Deserialize<ItemDirectoryUpdate>(record.Data.Span, JournalJson)
-                  ?? throw new InvalidDataException($"{JournalKey(sequence + 1)} holds no directory update."));
-            journalETags[++sequence] = record.ETag;
-        }
-        // Records the snapshot already includes are left over from a clean-up a crash cut short.
-        for (var s = state.State.Sequence; s > 0 && await storage.ReadAsync(JournalKey(s), cancellationToken) is { } leftover; s--)
-            await storage.ClearAsync(JournalKey(s), leftover.ETag, cancellationToken);
+        return journal.ActivateAsync(cancellationToken);
     }
 
-    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        if (sequence == state.State.Sequence) return;
-        try
-        {
-            await SnapshotAsync();
-        }
-        catch (Exception ex)
-        {
-            // Nothing is lost: the journal still holds every change.
-            logger.LogWarning(ex, "Directory bucket {Bucket}: snapshot on deactivation failed; its journal will be replayed", GetPrimaryKeyString());
-        }
-    }
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => journal.DeactivateAsync();
 
-    public async Task Record(ItemDirectoryUpdate update)
+    public Task Record(ItemDirectoryUpdate update)
     {
-        var items = state.State.Items;
-        var known = items.TryGetValue(update.CustomerItemId, out var current);
-        if (known && Merge(current, update) == current) return;
-
-        // Durable before it is applied: a failed write leaves memory as storage has it (a write whose outcome is
-        // unknown is replayed by the next activation if it landed, which gives the same entry).
-        var next = sequence + 1;
-        string etag;
-        try
-        {
-            etag = await storage.WriteAsync(JournalKey(next), JsonSerializer.SerializeToUtf8Bytes(update, JournalJson), expectedETag: null);
-        }
-        catch
-        {
-            DeactivateOnIdle();
-            throw;
-        }
-        journalETags[next] = etag;
-        sequence = next;
-        Apply(update);
-        if (sequence - state.State.Sequence >= SnapshotEvery)
-        {
-            try
-            {
-                await SnapshotAsync();
-            }
-            catch (Exception ex)
-            {
-                // The change itself is durable in the journal; a fresh activation snapshots again.
-                logger.LogWarning(ex, "Directory bucket {Bucket}: snapshot failed; its journal will be replayed", GetPrimaryKeyString());
-                DeactivateOnIdle();
-            }
-        }
+        var known = state.State.Items.TryGetValue(update.CustomerItemId, out var current);
+        return known && Merge(current, update) == current ? Task.CompletedTask : journal.ChangeAsync(update);
     }
 
     public Task<ItemSummary[]> List(string? after, int limit)
@@ -144,9 +83,6 @@ internal sealed class TenantItemsGrain([PersistentState("tenantitems")] IPersist
         for (var i = 0; i < count; i++) page[i] = state.State.Items[sortedIds[start + i]];
         return Task.FromResult(page);
     }
-
-    private GrainStateKey JournalKey(long number) =>
-        new(JournalGrainType, GetPrimaryKeyString() + "/" + number.ToString("D12", CultureInfo.InvariantCulture), "entry");
 
     /// <summary>Counts take the maximum, the creation time the minimum: updates may arrive in any order.</summary>
     private static ItemSummary Merge(ItemSummary? current, ItemDirectoryUpdate update)
@@ -170,31 +106,6 @@ internal sealed class TenantItemsGrain([PersistentState("tenantitems")] IPersist
             var at = sortedIds.BinarySearch(update.CustomerItemId, StringComparer.Ordinal);
             if (at < 0) sortedIds.Insert(~at, update.CustomerItemId);
         }
-    }
-
-    /// <summary>Writes every entry with the journal position it covers, then deletes the journal records it includes.</summary>
-    private async Task SnapshotAsync()
-    {
-        var from = state.State.Sequence + 1;
-        state.State.Sequence = sequence;
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            state.State.Sequence = from - 1;
-            throw;
-        }
-        // All at once: the store commits them together instead of one durable delete after another in this turn.
-        // A crash part-way leaves some covered records behind; they are never replayed (activation starts after the
-        // snapshot) and the next activation deletes those just below it.
-        var deletes = new List<Task>(SnapshotEvery);
-        for (var s = from; s <= sequence; s++)
-        {
-            if (journalETags.Remove(s, out var etag)) deletes.Add(storage.ClearAsync(JournalKey(s), etag));
-        }
-        await Task.WhenAll(deletes);
     }
 
     private static int? Max(int? a, int? b) => a is null ? b : b is null ? a : Math.Max(a.Value, b.Value);

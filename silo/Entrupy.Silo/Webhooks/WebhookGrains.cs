@@ -1,5 +1,6 @@
 using Entrupy.Grains;
 using Entrupy.Grains.Persistence;
+using Entrupy.Silo.Hosting;
 
 namespace Entrupy.Silo.Webhooks;
 
@@ -25,24 +26,46 @@ internal interface IWebhookOutboxGrain : IGrainWithStringKey
     Task<int> Count();
 }
 
-/// <summary>Durable state of <see cref="WebhookOutboxGrain"/>.</summary>
-internal sealed class OutboxState
+/// <summary>Snapshot of <see cref="WebhookOutboxGrain"/>: the pending deliveries, and how much of the journal it includes.</summary>
+internal sealed class OutboxState : IJournaledSnapshot
 {
     public List<OutboxEntry> Pending { get; set; } = [];
+
+    /// <inheritdoc />
+    public long Sequence { get; set; }
 }
 
+/// <summary>One change to the outbox as its journal records it: entries queued, one rescheduled (an attempt more), or one removed.</summary>
+internal sealed record OutboxChange(OutboxEntry[]? Enqueued = null, string? Rescheduled = null, DateTimeOffset? NextAttemptAt = null, string? Removed = null);
+
+/// <summary>
+/// The outbox keeps its pending list as a snapshot plus a journal of changes (<see cref="JournaledState{TState,TChange}"/>):
+/// while a receiver is down the list grows with every event, and rewriting all of it on each enqueue, retry and
+/// removal made every write as large as the backlog.
+/// </summary>
 [GrainType("webhookoutbox")]
-internal sealed class WebhookOutboxGrain([PersistentState("outbox")] IPersistentState<OutboxState> state) : Grain, IWebhookOutboxGrain
+internal sealed class WebhookOutboxGrain([PersistentState("outbox")] IPersistentState<OutboxState> state, ILogger<WebhookOutboxGrain> logger)
+    : Grain, IWebhookOutboxGrain
 {
     public const string Key = "global";
-    private readonly Dictionary<string, DateTimeOffset> leasedUntil = [];
 
-    public async Task Enqueue(OutboxEntry[] entries)
+    /// <summary>Grain type of the journal records in the grain storage.</summary>
+    internal const string JournalGrainType = "webhookoutboxjournal";
+
+    private readonly Dictionary<string, DateTimeOffset> leasedUntil = [];
+    private JournaledState<OutboxState, OutboxChange> journal = null!;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (entries.Length == 0) return;
-        state.State.Pending.AddRange(entries);
-        await state.WriteStateAsync();
+        journal = new(state, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default), JournalGrainType,
+            GetPrimaryKeyString(), Apply, DeactivateOnIdle, logger);
+        return journal.ActivateAsync(cancellationToken);
     }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => journal.DeactivateAsync();
+
+    public Task Enqueue(OutboxEntry[] entries) =>
+        entries.Length == 0 ? Task.CompletedTask : journal.ChangeAsync(new OutboxChange(Enqueued: entries));
 
     public Task<OutboxEntry[]> LeaseDue(DateTimeOffset now, int max, TimeSpan leaseFor)
     {
@@ -55,23 +78,33 @@ internal sealed class WebhookOutboxGrain([PersistentState("outbox")] IPersistent
         return Task.FromResult(due);
     }
 
-    public async Task Reschedule(string entryId, DateTimeOffset nextAttemptAt)
+    public Task Reschedule(string entryId, DateTimeOffset nextAttemptAt)
     {
         leasedUntil.Remove(entryId);
-        var index = state.State.Pending.FindIndex(e => e.Id == entryId);
-        if (index < 0) return;
-        var entry = state.State.Pending[index];
-        state.State.Pending[index] = entry with { Attempts = entry.Attempts + 1, NextAttemptAt = nextAttemptAt };
-        await state.WriteStateAsync();
+        return state.State.Pending.Exists(e => e.Id == entryId)
+            ? journal.ChangeAsync(new OutboxChange(Rescheduled: entryId, NextAttemptAt: nextAttemptAt))
+            : Task.CompletedTask;
     }
 
-    public async Task Remove(string entryId)
+    public Task Remove(string entryId)
     {
         leasedUntil.Remove(entryId);
-        if (state.State.Pending.RemoveAll(e => e.Id == entryId) > 0) await state.WriteStateAsync();
+        return state.State.Pending.Exists(e => e.Id == entryId) ? journal.ChangeAsync(new OutboxChange(Removed: entryId)) : Task.CompletedTask;
     }
 
     public Task<int> Count() => Task.FromResult(state.State.Pending.Count);
+
+    private void Apply(OutboxChange change)
+    {
+        var pending = state.State.Pending;
+        if (change.Enqueued is { } entries) pending.AddRange(entries);
+        if (change.Rescheduled is { } id && change.NextAttemptAt is { } at)
+        {
+            var index = pending.FindIndex(e => e.Id == id);
+            if (index >= 0) pending[index] = pending[index] with { Attempts = pending[index].Attempts + 1, NextAttemptAt = at };
+        }
+        if (change.Removed is { } removed) pending.RemoveAll(e => e.Id == removed);
+    }
 }
 
 /// <summary>Every attempt to deliver to one subscription, newest last, bounded. Keyed by subscription id.</summary>

@@ -79,6 +79,11 @@ public sealed class AuthenticationTests(AuthenticationSilo fixture) : IClassFixt
         var key = Guid.NewGuid().ToString();
         using var first = await tenant.Client.SubmitAsync("retry-1", [sample.Bytes], new { model = sample.ModelId }, key);
         var firstBody = await first.JsonAsync(HttpStatusCode.Accepted);
+        // Never registered, known only through this authentication: still one of the tenant's items.
+        var listed = await (await tenant.Client.GetAsync("/items")).JsonAsync(HttpStatusCode.OK);
+        var entry = Assert.Single(listed.GetProperty("items").EnumerateArray());
+        Assert.Equal("retry-1", entry.GetProperty("customer_item_id").GetString());
+        Assert.False(entry.TryGetProperty("current_registration", out var registration) && registration.ValueKind != JsonValueKind.Null);
         using var replay = await tenant.Client.SubmitAsync("retry-1", [sample.Bytes], new { model = sample.ModelId }, key);
         var replayBody = await replay.JsonAsync(HttpStatusCode.Accepted);
         Assert.Equal("true", replay.Headers.GetValues("Idempotent-Replayed").Single());

@@ -8,7 +8,9 @@ using Entrupy.Registry;
 using Entrupy.Registry.Api;
 using Entrupy.Registry.Inference;
 using Entrupy.Silo.Api;
+using Entrupy.Silo.Items;
 using Entrupy.Silo.Webhooks;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
 namespace Entrupy.Silo.Authentication;
@@ -65,7 +67,8 @@ public static class AuthenticationApi
     }
 
     private static async Task<IResult> SubmitAsync(string id, HttpRequest request, ClaimsPrincipal user, IGrainFactory grains,
-        AuthenticationJobPayloads payloads, AuthenticationJobSignal signal, IOptions<LimitOptions> limits, TimeProvider clock, CancellationToken ct)
+        AuthenticationJobPayloads payloads, AuthenticationJobSignal signal, IOptions<LimitOptions> limits, TimeProvider clock,
+        [FromServices] TenantItemDirectory directory, CancellationToken ct)
     {
         var tenantId = user.TenantId();
         RequireItemId(id);
@@ -81,9 +84,9 @@ public static class AuthenticationApi
         for (var i = 0; i < imageParts.Length; i++)
         {
             if (imageParts[i].Length == 0) throw new ApiException(ApiErrorKind.InvalidRequest, $"Image part #{i} is empty.");
-            using var buffer = new MemoryStream((int)imageParts[i].Length);
-            await imageParts[i].CopyToAsync(buffer, ct);
-            images[i] = buffer.ToArray();
+            images[i] = GC.AllocateUninitializedArray<byte>(checked((int)imageParts[i].Length));
+            await using var part = imageParts[i].OpenReadStream();
+            await part.ReadExactlyAsync(images[i], ct);
         }
 
         var models = await grains.GetGrain<IAuthenticatorGrain>(0).ListModels();
@@ -110,6 +113,8 @@ public static class AuthenticationApi
         });
         if (recorded.ModelId != model.Id)
             throw new ApiException(ApiErrorKind.Conflict, $"Authentication '{authenticationId}' of item '{id}' already exists with model '{recorded.ModelId}'; choose another authentication_id.");
+        // An item first seen through an authentication (never registered) is an item of the tenant too: GET /items lists it.
+        await directory.RecordAsync(ItemKey.Create(tenantId, id), currentRegistration: null, custodyEvents: null, clock.GetUtcNow());
 
         var location = ApiRoutes.Format(ApiRoutes.Authentication, id, authenticationId);
         if (recorded.Status != AuthenticationStatus.Pending)

@@ -71,13 +71,23 @@ internal sealed class ItemRegistry(IGrainFactory grains, FingerprintModel model,
 
         // 1. Fingerprints durable. A retry finds the set of the first attempt (same request id, same key) and keeps it.
         var set = grains.GetGrain<IFingerprintSetGrain>(setKey);
-        var vector = await set.Store([.. enrolments.Select(e => e.Fingerprint)])
-            ? IndexVectors.Of([.. summaries.Select(f => f.GlobalVector)])
-            : await set.GetIndexVector();
+        var storedNow = await set.Store([.. enrolments.Select(e => e.Fingerprint)]);
+        var vector = storedNow ? IndexVectors.Of([.. summaries.Select(f => f.GlobalVector)]) : await set.GetIndexVector();
 
         // 2. Lineage entry durable (the item answers a retry with the entry the first attempt made).
         var itemGrain = grains.GetItemGrain(item);
-        var registration = await itemGrain.Register(request);
+        FingerprintRegistration registration;
+        try
+        {
+            registration = await itemGrain.Register(request);
+        }
+        catch (RegistryConflictException) when (storedNow)
+        {
+            // Refused outright (a linked item, another EPC): the item did not record the set this call stored, so
+            // nothing ever will; ~100 KB per capture would stay behind. Not on other failures, whose outcome is unknown.
+            await set.Discard();
+            throw;
+        }
         var custody = custodyRequest is null ? null : await itemGrain.AddCustodyEvent(custodyRequest);
 
         // 3. Index. Re-sent on every retry, in case the first attempt stopped before it; the shard ignores repeats.

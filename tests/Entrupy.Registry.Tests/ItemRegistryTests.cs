@@ -120,6 +120,25 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
     }
 
     [Fact]
+    public async Task A_registration_the_item_refuses_leaves_no_fingerprint_set_behind()
+    {
+        await using var cluster = await StartAsync();
+        var registry = Registry(cluster);
+        var a = fx.MatchableItem(0);
+        await Register(registry, "acme", "bag-epc", fx.Enrolments[a], "first", new RegistrationMetadata { CapturedAt = CapturedAt, Epc = "urn:epc:id:sgtin:0614141.107346.1" });
+        Assert.Single(host.StoredRecords("fingerprint", "set"));
+
+        // Another EPC for the same item: refused by the item after the set was stored; the set goes again.
+        var refused = await Assert.ThrowsAsync<RegistryConflictException>(() => Register(registry, "acme", "bag-epc", fx.Enrolments[a], "second",
+            new RegistrationMetadata { CapturedAt = CapturedAt, Epc = "urn:epc:id:sgtin:0614141.107346.2" }));
+        Assert.Contains("EPC", refused.Message);
+        var kept = Assert.Single(host.StoredRecords("fingerprint", "set"));
+        Assert.Equal(FingerprintReferences.SetKey(ItemKey.Create("acme", "bag-epc"), "first"), kept.Key);
+        // The item still compares against its first registration.
+        Assert.True((await registry.CompareAsync(ItemKey.Create("acme", "bag-epc"), [DevsetFixture.Extracted(fx.Probes[a][0])])).Match);
+    }
+
+    [Fact]
     public async Task Registration_refuses_probe_fingerprints_and_other_models_before_storing_anything()
     {
         await using var cluster = await StartAsync();

@@ -84,6 +84,16 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
     }
 
     /// <inheritdoc />
+    public async Task Discard()
+    {
+        if (legacyManifest is not null) return;
+        if (await storage.ReadAsync(SetKey) is { } record) await storage.ClearAsync(SetKey, record.ETag);
+        stored = null;
+        written = false;
+        captures = null;
+    }
+
+    /// <inheritdoc />
     public async Task<float[]> GetIndexVector() => IndexVectors.Of(captures ?? await LoadAsync());
 
     /// <inheritdoc />

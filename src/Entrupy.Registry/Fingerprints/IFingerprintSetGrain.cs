@@ -18,6 +18,12 @@ public interface IFingerprintSetGrain : IGrainWithStringKey
     /// <exception cref="RegistryValidationException">No fingerprints, too many, or an empty one.</exception>
     Task<bool> Store(byte[][] fingerprints);
 
+    /// <summary>
+    /// Deletes the set this registration stored when its item refused the registration (a linked item, another EPC):
+    /// nothing refers to it then. A set in the earlier per-capture layout is left as it is.
+    /// </summary>
+    Task Discard();
+
     /// <summary>The set's vector for the 1:N index: the L2-normalised mean of its captures' global vectors.</summary>
     /// <exception cref="RegistryNotFoundException">Nothing was stored under this key.</exception>
     Task<float[]> GetIndexVector();

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Entrupy.Grains;
 using Entrupy.Grains.Persistence;
+using Entrupy.Silo.Hosting;
 
 namespace Entrupy.Silo.Authentication;
 
@@ -51,25 +52,50 @@ internal interface IAuthenticationJobsGrain : IGrainWithStringKey
     Task<AuthenticationJob[]> List();
 }
 
-/// <summary>Durable state of <see cref="AuthenticationJobsGrain"/>.</summary>
-internal sealed class AuthenticationJobsState
+/// <summary>Snapshot of <see cref="AuthenticationJobsGrain"/>: the waiting jobs, and how much of the journal it includes.</summary>
+internal sealed class AuthenticationJobsState : IJournaledSnapshot
 {
     public List<AuthenticationJob> Jobs { get; set; } = [];
+
+    /// <inheritdoc />
+    public long Sequence { get; set; }
 }
 
+/// <summary>One change to the job list as its journal records it: a job added, one rescheduled (an attempt more), or one removed.</summary>
+internal sealed record AuthenticationJobChange(AuthenticationJob? Added = null, string? Rescheduled = null, DateTimeOffset? NextAttemptAt = null,
+    string? Error = null, string? Removed = null);
+
+/// <summary>
+/// The list of waiting authentication jobs, kept as a snapshot plus a journal of changes
+/// (<see cref="JournaledState{TState,TChange}"/>): a backlog (a slow or failing model) no longer makes every add,
+/// retry and removal rewrite the whole list.
+/// </summary>
 [GrainType("authjobs")]
-internal sealed class AuthenticationJobsGrain([PersistentState("jobs")] IPersistentState<AuthenticationJobsState> state) : Grain, IAuthenticationJobsGrain
+internal sealed class AuthenticationJobsGrain([PersistentState("jobs")] IPersistentState<AuthenticationJobsState> state, ILogger<AuthenticationJobsGrain> logger)
+    : Grain, IAuthenticationJobsGrain
 {
     public const string Key = "global";
 
+    /// <summary>Grain type of the journal records in the grain storage.</summary>
+    internal const string JournalGrainType = "authjobsjournal";
+
     // In memory only: a restarted silo has no runner holding anything, so every job is free to take again.
     private readonly Dictionary<string, DateTimeOffset> leasedUntil = [];
+    private JournaledState<AuthenticationJobsState, AuthenticationJobChange> journal = null!;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        journal = new(state, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default), JournalGrainType,
+            GetPrimaryKeyString(), Apply, DeactivateOnIdle, logger);
+        return journal.ActivateAsync(cancellationToken);
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => journal.DeactivateAsync();
 
     public async Task<bool> Add(AuthenticationJob job)
     {
         if (state.State.Jobs.Exists(j => j.Id == job.Id)) return false;
-        state.State.Jobs.Add(job);
-        await WriteAsync();
+        await journal.ChangeAsync(new AuthenticationJobChange(Added: job));
         return true;
     }
 
@@ -87,36 +113,32 @@ internal sealed class AuthenticationJobsGrain([PersistentState("jobs")] IPersist
         return Task.FromResult(due);
     }
 
-    public async Task Reschedule(string jobId, DateTimeOffset nextAttemptAt, string error)
+    public Task Reschedule(string jobId, DateTimeOffset nextAttemptAt, string error)
     {
         leasedUntil.Remove(jobId);
-        var index = state.State.Jobs.FindIndex(j => j.Id == jobId);
-        if (index < 0) return;
-        var job = state.State.Jobs[index];
-        state.State.Jobs[index] = job with { Attempts = job.Attempts + 1, NextAttemptAt = nextAttemptAt, LastError = error };
-        await WriteAsync();
+        return state.State.Jobs.Exists(j => j.Id == jobId)
+            ? journal.ChangeAsync(new AuthenticationJobChange(Rescheduled: jobId, NextAttemptAt: nextAttemptAt, Error: error))
+            : Task.CompletedTask;
     }
 
-    public async Task Remove(string jobId)
+    public Task Remove(string jobId)
     {
         leasedUntil.Remove(jobId);
-        if (state.State.Jobs.RemoveAll(j => j.Id == jobId) > 0) await WriteAsync();
+        return state.State.Jobs.Exists(j => j.Id == jobId) ? journal.ChangeAsync(new AuthenticationJobChange(Removed: jobId)) : Task.CompletedTask;
     }
 
     public Task<AuthenticationJob[]> List() => Task.FromResult(state.State.Jobs.ToArray());
 
-    private async Task WriteAsync()
+    private void Apply(AuthenticationJobChange change)
     {
-        try
+        var jobs = state.State.Jobs;
+        if (change.Added is { } added && !jobs.Exists(j => j.Id == added.Id)) jobs.Add(added);
+        if (change.Rescheduled is { } id && change.NextAttemptAt is { } at)
         {
-            await state.WriteStateAsync();
+            var index = jobs.FindIndex(j => j.Id == id);
+            if (index >= 0) jobs[index] = jobs[index] with { Attempts = jobs[index].Attempts + 1, NextAttemptAt = at, LastError = change.Error };
         }
-        catch
-        {
-            // Memory now holds a change storage may not have: start again from what storage has.
-            DeactivateOnIdle();
-            throw;
-        }
+        if (change.Removed is { } removed) jobs.RemoveAll(j => j.Id == removed);
     }
 }
 

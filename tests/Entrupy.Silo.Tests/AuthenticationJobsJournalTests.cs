@@ -2,7 +2,6 @@ using Entrupy.Grains.Persistence.Sqlite;
 using Entrupy.Grains.Testing;
 using Entrupy.Silo.Authentication;
 using Entrupy.TestSupport;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Entrupy.Silo.Tests;
@@ -10,20 +9,14 @@ namespace Entrupy.Silo.Tests;
 /// <summary>The authentication job list journals each add, retry and removal; a crash copy keeps exactly the waiting jobs.</summary>
 public sealed class AuthenticationJobsJournalTests : IDisposable
 {
-    private readonly string folder = Path.Combine(Path.GetTempPath(), "entrupy-authjobs-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly TemporaryStoreFolder folder = new("entrupy-authjobs");
 
-    public AuthenticationJobsJournalTests() => Directory.CreateDirectory(folder);
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => folder.Dispose();
 
     [Fact]
     public async Task Waiting_jobs_are_written_change_by_change_and_survive_a_crash()
     {
-        var database = Path.Combine(folder, "silo.db");
+        var database = folder.File("silo.db");
         var now = new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero);
         await using var cluster = await StartAsync(database);
         var jobs = cluster.GrainFactory.GetGrain<IAuthenticationJobsGrain>(AuthenticationJobsGrain.Key);
@@ -37,7 +30,7 @@ public sealed class AuthenticationJobsJournalTests : IDisposable
         Assert.Equal(45, journal.Count);
         Assert.All(journal, r => Assert.True(r.Bytes < 1_000, $"{r.Key}: {r.Bytes} bytes"));
 
-        var crashed = SqliteStoreFiles.CrashCopy(database, Path.Combine(folder, "crashed.db"));
+        var crashed = SqliteStoreFiles.CrashCopy(database, folder.File("crashed.db"));
         await using var afterCrash = await StartAsync(crashed);
         var waiting = await afterCrash.GrainFactory.GetGrain<IAuthenticationJobsGrain>(AuthenticationJobsGrain.Key).List();
         Assert.Equal(Enumerable.Range(10, 20).Select(i => $"job-{i:D2}"), waiting.Select(j => j.Id).Order(StringComparer.Ordinal));

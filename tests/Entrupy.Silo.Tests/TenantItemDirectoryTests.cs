@@ -3,7 +3,6 @@ using Entrupy.Grains.Testing;
 using Entrupy.Silo.Hosting;
 using Entrupy.Silo.Items;
 using Entrupy.TestSupport;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Entrupy.Silo.Tests;
@@ -16,20 +15,14 @@ namespace Entrupy.Silo.Tests;
 public sealed class TenantItemDirectoryTests : IDisposable
 {
     private const string Bucket = "ten_directory/03";
-    private readonly string folder = Path.Combine(Path.GetTempPath(), "entrupy-directory-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly TemporaryStoreFolder folder = new("entrupy-directory");
 
-    public TenantItemDirectoryTests() => Directory.CreateDirectory(folder);
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => folder.Dispose();
 
     [Fact]
     public async Task Changes_are_small_journal_records_snapshotted_in_batches_and_survive_a_crash_and_a_restart()
     {
-        var database = Path.Combine(folder, "silo.db");
+        var database = folder.File("silo.db");
         var at = new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero);
         const int items = JournaledState<TenantItemsState, ItemDirectoryUpdate>.SnapshotEvery + 44;
         await using (var cluster = await StartAsync(database))
@@ -49,7 +42,7 @@ public sealed class TenantItemDirectoryTests : IDisposable
             Assert.Single(SqliteStoreFiles.Records(database, "tenantitems"));
 
             // Power lost now: no deactivation, no final snapshot. The snapshot plus the journal after it is everything.
-            var crashed = SqliteStoreFiles.CrashCopy(database, Path.Combine(folder, "crashed.db"));
+            var crashed = SqliteStoreFiles.CrashCopy(database, folder.File("crashed.db"));
             await using (var afterCrash = await StartAsync(crashed))
                 AssertEntries(await afterCrash.GrainFactory.GetGrain<ITenantItemsGrain>(Bucket).List(null, 1000), items, at);
         }

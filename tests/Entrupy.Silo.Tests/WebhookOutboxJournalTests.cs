@@ -2,7 +2,6 @@ using Entrupy.Grains.Persistence.Sqlite;
 using Entrupy.Grains.Testing;
 using Entrupy.Silo.Webhooks;
 using Entrupy.TestSupport;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Entrupy.Silo.Tests;
@@ -14,20 +13,14 @@ namespace Entrupy.Silo.Tests;
 /// </summary>
 public sealed class WebhookOutboxJournalTests : IDisposable
 {
-    private readonly string folder = Path.Combine(Path.GetTempPath(), "entrupy-outbox-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly TemporaryStoreFolder folder = new("entrupy-outbox");
 
-    public WebhookOutboxJournalTests() => Directory.CreateDirectory(folder);
-
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => folder.Dispose();
 
     [Fact]
     public async Task A_growing_backlog_is_written_change_by_change_and_survives_a_crash_and_a_restart()
     {
-        var database = Path.Combine(folder, "silo.db");
+        var database = folder.File("silo.db");
         var now = new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero);
         var body = "{\"id\":\"evt\",\"data\":\"" + new string('x', 400) + "\"}";
         OutboxEntry Entry(int i) => new($"dlv_{i:D4}", "ten_a", "whk_a", $"evt_{i:D4}", "registration.completed", body, 0, now, now);
@@ -45,7 +38,7 @@ public sealed class WebhookOutboxJournalTests : IDisposable
             Assert.Equal(180, journal.Count);
             Assert.All(journal, r => Assert.True(r.Bytes < 1_500, $"{r.Key}: {r.Bytes} bytes"));
 
-            var crashed = SqliteStoreFiles.CrashCopy(database, Path.Combine(folder, "crashed.db"));
+            var crashed = SqliteStoreFiles.CrashCopy(database, folder.File("crashed.db"));
             await using (var afterCrash = await StartAsync(crashed))
                 await AssertBacklogAsync(afterCrash.GrainFactory.GetGrain<IWebhookOutboxGrain>(WebhookOutboxGrain.Key), now);
 

@@ -35,3 +35,25 @@ internal static class SqliteStoreFiles
         return rows;
     }
 }
+
+/// <summary>A folder under the temp directory for one test's store files, deleted (with SQLite's pooled handles closed) on dispose.</summary>
+internal sealed class TemporaryStoreFolder : IDisposable
+{
+    public TemporaryStoreFolder(string prefix)
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), prefix + "-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(Path);
+    }
+
+    /// <summary>The folder.</summary>
+    public string Path { get; }
+
+    /// <summary>A file name inside the folder.</summary>
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
+    }
+}

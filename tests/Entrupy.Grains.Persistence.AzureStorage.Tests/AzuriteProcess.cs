@@ -64,6 +64,65 @@ public sealed partial class AzuriteProcess : IAsyncDisposable
         IsRunning = true;
     }
 
+    /// <summary>
+    /// Waits until the emulator keeps answering on its blob port. After a SIGKILL Azurite restarts on metadata its
+    /// kill cut short, and under load it has been seen to stop listening right after its start-up check passed; that
+    /// is the emulator's recovery, not the provider's (which the tests are about), so a dead emulator is started once
+    /// more, as a service manager would. A second death, or no answer within <paramref name="within"/>, fails with its log.
+    /// </summary>
+    public async Task EnsureServingAsync(TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        var restarted = false;
+        while (true)
+        {
+            if (await AnswersAsync())
+            {
+                await Task.Delay(200); // and still answers a moment later
+                if (await AnswersAsync()) return;
+            }
+            if (!ProcessAlive())
+            {
+                if (restarted) throw new InvalidOperationException($"Azurite exited twice after a restart. Log:\n{Log()}");
+                IsRunning = false;
+                await RestartAsync();
+                restarted = true;
+                continue;
+            }
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Azurite did not answer on port {BlobPort} within {within}. Log:\n{Log()}");
+            await Task.Delay(100);
+        }
+    }
+
+    private async Task<bool> AnswersAsync()
+    {
+        using var client = new System.Net.Sockets.TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        try
+        {
+            await client.ConnectAsync("127.0.0.1", BlobPort, timeout.Token);
+            return true;
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private bool ProcessAlive()
+    {
+        var pidFile = Path.Combine(Location, "azurite.pid");
+        if (!File.Exists(pidFile)) return false;
+        var stat = $"/proc/{File.ReadAllText(pidFile).Trim()}/stat";
+        return File.Exists(stat) && File.ReadAllText(stat).Split(' ')[2] != "Z";
+    }
+
+    private string Log()
+    {
+        var log = Path.Combine(Location, "azurite.log");
+        return File.Exists(log) ? string.Join('\n', File.ReadLines(log).TakeLast(30)) : "(no log)";
+    }
+
     /// <summary>Stops the emulator by PID (SIGTERM, so it saves its metadata, as a service manager would stop it).</summary>
     public async Task StopAsync()
     {

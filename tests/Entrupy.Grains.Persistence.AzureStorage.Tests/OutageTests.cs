@@ -44,6 +44,7 @@ public sealed class OutageTests
 
         var run = await WriteThroughOutageAsync(storage, azurite.KillAsync);
         await azurite.RestartAsync();
+        await azurite.EnsureServingAsync(TimeSpan.FromSeconds(20));
 
         // SIGKILL denies Azurite its metadata save (it autosaves every 5 s), so recent acknowledged writes may be gone:
         // that is the emulator, not Azure. What must hold: every record is one that some writer sent for that key.

@@ -32,3 +32,49 @@ public sealed class BenchContext
 
 /// <summary>A bad command-line option of a benchmark: <c>bench/run</c> prints it with the usage and exits 2.</summary>
 public sealed class BenchOptionException(string message) : ArgumentException(message);
+
+/// <summary>
+/// Walks a benchmark's options one by one (<see cref="Option"/>), reading each option's value as text or as a number;
+/// a missing or malformed value is a <see cref="BenchOptionException"/> naming the option, which <c>bench/run</c>
+/// prints with the usage.
+/// </summary>
+public sealed class BenchArguments(string[] args)
+{
+    private int index = -1;
+
+    /// <summary>Moves to the next option; false after the last.</summary>
+    public bool MoveNext() => ++index < args.Length;
+
+    /// <summary>The option at hand (e.g. <c>--items</c>).</summary>
+    public string Option => args[index];
+
+    /// <summary>The option's value: the next argument.</summary>
+    public string Text()
+    {
+        var option = Option;
+        return index + 1 < args.Length ? args[++index] : throw new BenchOptionException($"{option} needs a value");
+    }
+
+    /// <summary>The option's value as a whole number.</summary>
+    public int Int()
+    {
+        var option = Option;
+        var text = Text();
+        return int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new BenchOptionException($"{option} needs a whole number, not '{text}'");
+    }
+
+    /// <summary>The option's value as a number.</summary>
+    public float Float()
+    {
+        var option = Option;
+        var text = Text();
+        return float.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new BenchOptionException($"{option} needs a number, not '{text}'");
+    }
+
+    /// <summary>The option is not one this benchmark knows.</summary>
+    public BenchOptionException Unknown(string? hint = null) => new($"unknown option {Option}{hint}");
+}

@@ -79,20 +79,18 @@ public sealed class AzureRegistrationBenchmark : IBenchmark
         public static Options Parse(string[] args)
         {
             var o = new Options(60, 4, 12, 512, Environment.GetEnvironmentVariable("AZURE_STORAGE_CONNECTION_STRING"), null, null);
-            for (var i = 0; i < args.Length; i++)
+            for (var a = new BenchArguments(args); a.MoveNext();)
             {
-                string Next() => i + 1 < args.Length ? args[++i] : throw new BenchOptionException($"{args[i]} needs a value");
-                int NextInt() => int.Parse(Next(), CultureInfo.InvariantCulture);
-                o = args[i] switch
+                o = a.Option switch
                 {
-                    "--items" => o with { Items = NextInt() },
-                    "--concurrency" => o with { Concurrency = NextInt() },
-                    "--seed" => o with { Seed = NextInt() },
-                    "--max-side" => o with { MaxSide = NextInt() },
-                    "--connection-string" => o with { ConnectionString = Next() },
-                    "--dataset" => o with { Dataset = Next() },
-                    "--silo-dll" => o with { SiloDll = Next() },
-                    _ => throw new BenchOptionException($"unknown option {args[i]}"),
+                    "--items" => o with { Items = a.Int() },
+                    "--concurrency" => o with { Concurrency = a.Int() },
+                    "--seed" => o with { Seed = a.Int() },
+                    "--max-side" => o with { MaxSide = a.Int() },
+                    "--connection-string" => o with { ConnectionString = a.Text() },
+                    "--dataset" => o with { Dataset = a.Text() },
+                    "--silo-dll" => o with { SiloDll = a.Text() },
+                    _ => throw a.Unknown(),
                 };
             }
             if (o.Items < 10) throw new BenchOptionException("--items must be at least 10");

@@ -122,19 +122,17 @@ public sealed class AzureStorageBenchmark : IBenchmark
         public static Options Parse(string[] args)
         {
             var o = new Options(64, 10, 2, 1024, Environment.GetEnvironmentVariable("AZURE_STORAGE_CONNECTION_STRING"), false);
-            for (var i = 0; i < args.Length; i++)
+            for (var a = new BenchArguments(args); a.MoveNext();)
             {
-                string Next() => i + 1 < args.Length ? args[++i] : throw new BenchOptionException($"{args[i]} needs a value");
-                int NextInt() => int.Parse(Next(), CultureInfo.InvariantCulture);
-                o = args[i] switch
+                o = a.Option switch
                 {
-                    "--writers" => o with { Writers = NextInt() },
-                    "--seconds" => o with { Seconds = NextInt() },
-                    "--warmup" => o with { Warmup = NextInt() },
-                    "--bytes" => o with { Bytes = NextInt() },
-                    "--connection-string" => o with { ConnectionString = Next() },
+                    "--writers" => o with { Writers = a.Int() },
+                    "--seconds" => o with { Seconds = a.Int() },
+                    "--warmup" => o with { Warmup = a.Int() },
+                    "--bytes" => o with { Bytes = a.Int() },
+                    "--connection-string" => o with { ConnectionString = a.Text() },
                     "--no-sqlite" => o with { NoSqlite = true },
-                    _ => throw new BenchOptionException($"unknown option {args[i]}"),
+                    _ => throw a.Unknown(),
                 };
             }
 

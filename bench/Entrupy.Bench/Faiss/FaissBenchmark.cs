@@ -286,27 +286,26 @@ public sealed class FaissBenchmark : IBenchmark
         public static Options Parse(string[] args)
         {
             var o = new Options(200_000, 10_000, 128, 1000, 0.5f, "HNSW32", 64, 256, Environment.ProcessorCount, 42, 200, 3, "/usr/bin/python3");
-            for (var i = 0; i < args.Length; i++)
+            for (var a = new BenchArguments(args); a.MoveNext();)
             {
-                var option = args[i];
-                string Next() => i + 1 < args.Length ? args[++i] : throw new BenchOptionException($"{option} needs a value");
-                int Int() => int.Parse(Next(), CultureInfo.InvariantCulture) is var v && v > 0 ? v : throw new BenchOptionException($"{option} must be > 0");
+                var option = a.Option;
+                int Int() => a.Int() is var v && v > 0 ? v : throw new BenchOptionException($"{option} must be > 0");
                 o = option switch
                 {
                     "--n" => o with { N = Int() },
                     "--queries" => o with { Queries = Int() },
                     "--d" => o with { D = Int() },
                     "--centres" => o with { Centres = Int() },
-                    "--spread" => o with { Spread = float.Parse(Next(), CultureInfo.InvariantCulture) },
-                    "--index" => o with { Index = Next() },
+                    "--spread" => o with { Spread = a.Float() },
+                    "--index" => o with { Index = a.Text() },
                     "--ef-search" => o with { EfSearch = Int() },
                     "--batch" => o with { Batch = Int() },
                     "--threads" => o with { Threads = Int() },
                     "--seed" => o with { Seed = Int() },
                     "--warmup" => o with { Warmup = Int() },
                     "--rounds" => o with { Rounds = Int() },
-                    "--python" => o with { Python = Next() },
-                    _ => throw new BenchOptionException($"unknown option {option}; see bench/run --list"),
+                    "--python" => o with { Python = a.Text() },
+                    _ => throw a.Unknown("; see bench/run --list"),
                 };
             }
             return o;

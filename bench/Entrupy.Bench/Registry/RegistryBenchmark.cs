@@ -239,31 +239,23 @@ public sealed class RegistryBenchmark : IBenchmark
         {
             var o = new Options(300, 2 * Environment.ProcessorCount, 100, 10, 200, 11, 512, null, null, false);
             if (args.Contains("--quick")) o = o with { Items = 60, PacedSeconds = 4, TraceQueries = 60, Quick = true };
-            for (var i = 0; i < args.Length; i++)
+            for (var a = new BenchArguments(args); a.MoveNext();)
             {
-                string Next() => i + 1 < args.Length ? args[++i] : throw new BenchOptionException($"{args[i]} needs a value");
-                int NextInt()
+                o = a.Option switch
                 {
-                    var name = args[i];
-                    return int.TryParse(Next(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
-                        ? value
-                        : throw new BenchOptionException($"{name} needs a whole number, not '{args[i]}'");
-                }
-                o = args[i] switch
-                {
-                    "--items" => o with { Items = NextInt() },
-                    "--concurrency" => o with { Concurrency = NextInt() },
-                    "--rate" => o with { Rate = NextInt() },
-                    "--paced-seconds" => o with { PacedSeconds = NextInt() },
-                    "--trace-queries" => o with { TraceQueries = NextInt() },
-                    "--seed" => o with { Seed = NextInt() },
-                    "--max-side" => o with { MaxSide = NextInt() },
-                    "--dataset" => o with { Dataset = Next() },
-                    "--silo-dll" => o with { SiloDll = Next() },
-                    "--store" => o with { Store = Next() },
-                    "--compare-log" => o with { CompareLog = Next() },
+                    "--items" => o with { Items = a.Int() },
+                    "--concurrency" => o with { Concurrency = a.Int() },
+                    "--rate" => o with { Rate = a.Int() },
+                    "--paced-seconds" => o with { PacedSeconds = a.Int() },
+                    "--trace-queries" => o with { TraceQueries = a.Int() },
+                    "--seed" => o with { Seed = a.Int() },
+                    "--max-side" => o with { MaxSide = a.Int() },
+                    "--dataset" => o with { Dataset = a.Text() },
+                    "--silo-dll" => o with { SiloDll = a.Text() },
+                    "--store" => o with { Store = a.Text() },
+                    "--compare-log" => o with { CompareLog = a.Text() },
                     "--quick" => o,
-                    _ => throw new BenchOptionException($"unknown option {args[i]}"),
+                    _ => throw a.Unknown(),
                 };
             }
             if (o.Items < 10) throw new BenchOptionException("--items must be at least 10");

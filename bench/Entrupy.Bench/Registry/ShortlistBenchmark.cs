@@ -109,18 +109,16 @@ public sealed class ShortlistBenchmark : IBenchmark
         public static Options Parse(string[] args)
         {
             var o = new Options(1200, 200, 11, 512, null);
-            for (var i = 0; i < args.Length; i++)
+            for (var a = new BenchArguments(args); a.MoveNext();)
             {
-                string Next() => i + 1 < args.Length ? args[++i] : throw new BenchOptionException($"{args[i]} needs a value");
-                int NextInt() => int.Parse(Next(), CultureInfo.InvariantCulture);
-                o = args[i] switch
+                o = a.Option switch
                 {
-                    "--items" => o with { Items = NextInt() },
-                    "--probes" => o with { Probes = NextInt() },
-                    "--seed" => o with { Seed = NextInt() },
-                    "--max-side" => o with { MaxSide = NextInt() },
-                    "--dataset" => o with { Dataset = Next() },
-                    _ => throw new BenchOptionException($"unknown option {args[i]}"),
+                    "--items" => o with { Items = a.Int() },
+                    "--probes" => o with { Probes = a.Int() },
+                    "--seed" => o with { Seed = a.Int() },
+                    "--max-side" => o with { MaxSide = a.Int() },
+                    "--dataset" => o with { Dataset = a.Text() },
+                    _ => throw a.Unknown(),
                 };
             }
             if (o.Items < 10 || o.Probes < 1) throw new BenchOptionException("--items must be at least 10 and --probes at least 1");

@@ -91,6 +91,24 @@ public sealed class Fingerprint
     /// <summary>A copy of <see cref="GlobalVector"/>.</summary>
     public float[] GlobalVectorArray() => (float[])globalVector.Clone();
 
+    /// <summary>
+    /// The global vector of every descriptor set: first <see cref="GlobalVector"/> (the upright set's), then the VLAD
+    /// of each steered set's descriptors in set order. A probe turned against its enrolment lands nearer one of the
+    /// steered views, so indexing all of them finds items the upright vector alone ranks far down.
+    /// </summary>
+    /// <param name="model">The model that made this record (its VLAD codebook).</param>
+    /// <exception cref="ArgumentException">The record was made by another model.</exception>
+    public float[][] SetGlobalVectors(FingerprintModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (ModelId != model.Id || ModelVersion != model.Version)
+            throw new ArgumentException($"The fingerprint was made by model {ModelId} {ModelVersion}, not {model.Id} {model.Version}.", nameof(model));
+        var result = new List<float[]>(SetCount) { GlobalVectorArray() };
+        for (var s = 0; s < SetCount; s++)
+            if (s != UprightSet) result.Add(RecordBuilder.GlobalVector(Descriptors(s), KeypointCount, model.Codebook, model.VladMean, DescriptorLength));
+        return [.. result];
+    }
+
     internal int PaddedCount => PadRows(KeypointCount);
     internal ReadOnlySpan<byte> MapX => mapX;
     internal ReadOnlySpan<byte> MapY => mapY;
@@ -211,6 +229,7 @@ public sealed class Fingerprint
             // straight into it (half the memory an activation keeps, no transposing pass).
             var enrolled = purpose == FingerprintPurpose.Enrolment;
             float[][]? layout = null;
+            float[][]? steeredVectors = null;
             if (descriptors)
             {
                 layout = new float[setCount][];
@@ -252,12 +271,44 @@ public sealed class Fingerprint
             }
             else
             {
-                r.Bytes(checked(k * DescriptorLength * setCount * (format == FloatFormatVersion ? sizeof(float) : 1)));
+                // Only the steered sets' global vectors are computed (one set at a time in a pooled buffer).
+                var upright = Array.IndexOf(angles, 0f);
+                steeredVectors = new float[setCount][];
+                var buffer = System.Buffers.ArrayPool<float>.Shared.Rent(Math.Max(1, k * DescriptorLength));
+                var scratch = System.Buffers.ArrayPool<double>.Shared.Rent(model.Codebook.Length);
+                try
+                {
+                    for (var s = 0; s < setCount; s++)
+                    {
+                        var rows = buffer.AsSpan(0, k * DescriptorLength);
+                        if (s == upright || purpose != FingerprintPurpose.Enrolment)
+                        {
+                            r.Bytes(checked(rows.Length * (format == FloatFormatVersion ? sizeof(float) : 1)));
+                            continue;
+                        }
+                        if (format == FloatFormatVersion)
+                            for (var i = 0; i < rows.Length; i++) rows[i] = r.Single();
+                        else
+                        {
+                            var codes = r.Bytes(rows.Length);
+                            for (var i = 0; i < rows.Length; i++) rows[i] = CodeValues[codes[i]];
+                        }
+                        steeredVectors[s] = RecordBuilder.GlobalVector(rows, k, model.Codebook, model.VladMean, DescriptorLength, scratch);
+                    }
+                }
+                finally
+                {
+                    System.Buffers.ArrayPool<double>.Shared.Return(scratch);
+                    System.Buffers.ArrayPool<float>.Shared.Return(buffer);
+                }
             }
             var global = new float[r.UInt16()];
             for (var i = 0; i < global.Length; i++) global[i] = r.Single();
             if (!r.AtEnd) throw new InvalidDataException("Corrupt fingerprint: trailing bytes.");
-            var summary = new FingerprintSummary(purpose, k, setCount, quality, global);
+            var summary = new FingerprintSummary(purpose, k, setCount, quality, global)
+            {
+                SetGlobalVectors = steeredVectors is null ? [global] : [global, .. steeredVectors.Where(v => v is not null)],
+            };
             if (layout is null) return (null, summary);
             return (enrolled
                 ? new Fingerprint(id, version, purpose, mapX, mapY, angles, null, global, quality, transposed: layout)
@@ -309,4 +360,11 @@ public sealed class Fingerprint
 /// <param name="SetCount">Descriptor sets (1 for a probe; the upright and steered sets for an enrolment).</param>
 /// <param name="Quality">The capture's quality figures.</param>
 /// <param name="GlobalVector">The global VLAD vector (a copy the caller owns).</param>
-public sealed record FingerprintSummary(FingerprintPurpose Purpose, int KeypointCount, int SetCount, QualityReport Quality, float[] GlobalVector);
+public sealed record FingerprintSummary(FingerprintPurpose Purpose, int KeypointCount, int SetCount, QualityReport Quality, float[] GlobalVector)
+{
+    /// <summary>
+    /// The global vector of every descriptor set, <see cref="GlobalVector"/> first, as
+    /// <see cref="Fingerprint.SetGlobalVectors"/> computes them (a probe has only the one).
+    /// </summary>
+    public float[][] SetGlobalVectors { get; init; } = [];
+}

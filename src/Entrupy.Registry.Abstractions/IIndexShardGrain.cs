@@ -9,13 +9,16 @@ namespace Entrupy.Registry;
 /// </summary>
 public interface IIndexShardGrain : IGrainWithIntegerKey
 {
-    /// <summary>Adds or replaces the item's vector (a re-registration replaces). Idempotent for the same registration number; an older number than the stored one is ignored.</summary>
+    /// <summary>Adds or replaces the item's vectors (a re-registration replaces). Idempotent for the same registration number; an older number than the stored one is ignored.</summary>
     Task Upsert(IndexEntry entry);
 
-    /// <summary>Removes the item's vector (no-op when absent).</summary>
+    /// <summary>Removes the item's vectors (no-op when absent).</summary>
     Task Remove(string tenantId, string customerItemId);
 
-    /// <summary>The <paramref name="k"/> nearest items of <paramref name="tenantId"/> only, by inner product, nearest first.</summary>
+    /// <summary>
+    /// The <paramref name="k"/> nearest items of <paramref name="tenantId"/> only, nearest first; an item's similarity
+    /// is the largest inner product of the query with any of its vectors.
+    /// </summary>
     Task<IndexHit[]> Search(string tenantId, float[] globalVector, int k);
 
     /// <summary>Counts and persistence figures, for health and the dashboard.</summary>
@@ -41,8 +44,18 @@ public sealed record IndexEntry
     /// <summary>Lineage number of the registration the vector comes from.</summary>
     public int RegistrationNumber { get; init; }
 
-    /// <summary>The fingerprint's global vector (L2-normalised).</summary>
+    /// <summary>The fingerprint's global vector (L2-normalised): the upright view of its enrolment.</summary>
     public float[] GlobalVector { get; init; } = [];
+
+    /// <summary>
+    /// More views of the same enrolment, searched alongside <see cref="GlobalVector"/> (the global vectors of its
+    /// steered descriptor sets): a probe captured turned against the enrolment is nearer one of them. At most
+    /// <see cref="MaxAdditionalVectors"/>.
+    /// </summary>
+    public float[][] AdditionalVectors { get; init; } = [];
+
+    /// <summary>Most <see cref="AdditionalVectors"/> an entry may carry.</summary>
+    public const int MaxAdditionalVectors = 7;
 
     /// <summary>Where the registration's fingerprints are stored (<c>FingerprintRegistration.FingerprintReference</c>), handed back with hits so a trace can re-score without asking the item first.</summary>
     public string? FingerprintReference { get; init; }
@@ -64,8 +77,11 @@ public sealed record IndexShardStatus
     /// <summary>Shard number.</summary>
     public int Shard { get; init; }
 
-    /// <summary>Vectors held, all tenants.</summary>
+    /// <summary>Items held, all tenants.</summary>
     public int Items { get; init; }
+
+    /// <summary>Vectors in the shard's FAISS indexes (each item has one per view of its enrolment).</summary>
+    public long Vectors { get; init; }
 
     /// <summary>Tenants with at least one vector.</summary>
     public int Tenants { get; init; }

@@ -72,7 +72,7 @@ internal sealed class ItemRegistry(IGrainFactory grains, FingerprintModel model,
         // 1. Fingerprints durable. A retry finds the set of the first attempt (same request id, same key) and keeps it.
         var set = grains.GetGrain<IFingerprintSetGrain>(setKey);
         var storedNow = await set.Store([.. enrolments.Select(e => e.Fingerprint)]);
-        var vector = storedNow ? IndexVectors.Of([.. summaries.Select(f => f.GlobalVector)]) : await set.GetIndexVector();
+        var vectors = storedNow ? IndexVectors.Of([.. summaries.Select(f => f.SetGlobalVectors)]) : await set.GetIndexVectors();
 
         // 2. Lineage entry durable (the item answers a retry with the entry the first attempt made).
         var itemGrain = grains.GetItemGrain(item);
@@ -98,7 +98,8 @@ internal sealed class ItemRegistry(IGrainFactory grains, FingerprintModel model,
                 TenantId = item.TenantId,
                 CustomerItemId = item.CustomerItemId,
                 RegistrationNumber = registration.Number,
-                GlobalVector = vector,
+                GlobalVector = vectors[0],
+                AdditionalVectors = options.IndexSteeredViews ? vectors[1..] : [],
                 FingerprintReference = registration.FingerprintReference,
             });
         }

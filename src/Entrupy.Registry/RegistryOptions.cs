@@ -43,6 +43,14 @@ public sealed class RegistryOptions
     /// </summary>
     public int TraceMaxCandidates { get; init; } = 100;
 
+    /// <summary>
+    /// Index every view of an enrolment (its upright global vector and those of its steered descriptor sets), not
+    /// only the upright one. At 1,200 items it lifted trace recall@1 from 0.95 to 0.99 (a probe turned against its
+    /// enrolment is nearer a steered view), for three times the index memory and a slower scan per query. Applies to
+    /// registrations from then on.
+    /// </summary>
+    public bool IndexSteeredViews { get; init; } = true;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first malformed option.</summary>
     public void Validate()
     {

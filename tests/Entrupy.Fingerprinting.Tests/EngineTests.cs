@@ -152,8 +152,16 @@ public sealed class EngineTests(EngineFixture fx, ITestOutputHelper output)
             Assert.Equal(full.SetCount, summary.SetCount);
             Assert.Equal(full.Quality, summary.Quality);
             Assert.True(full.GlobalVector.SequenceEqual(summary.GlobalVector));
-            // The global vector (8 KB) and the keypoint maps, not the descriptors (≥ 128 KB even for a probe).
-            Assert.InRange(allocated, 1, 16 * 1024);
+            // Every set's global vector, upright first, exactly as the fully read record computes them.
+            var views = full.SetGlobalVectors(fx.Model);
+            Assert.Equal(full.SetCount, views.Length);
+            Assert.Equal(views.Length, summary.SetGlobalVectors.Length);
+            for (var v = 0; v < views.Length; v++) Assert.True(views[v].SequenceEqual(summary.SetGlobalVectors[v]), $"view {v}");
+            Assert.True(summary.SetGlobalVectors[0].SequenceEqual(summary.GlobalVector));
+            if (views.Length > 1) Assert.True(System.Numerics.Tensors.TensorPrimitives.Dot(views[0], views[1]) < 0.999f, "a steered view equals the upright one");
+            Assert.All(views, v => Assert.Equal(1f, System.Numerics.Tensors.TensorPrimitives.Norm(v), 1e-4f));
+            // The global vectors (8 KB each) and the keypoint maps, not the descriptors (≥ 128 KB even for a probe).
+            Assert.InRange(allocated, 1, (2 + views.Length) * 8 * 1024);
         }
 
         var record = print.ToBytes();

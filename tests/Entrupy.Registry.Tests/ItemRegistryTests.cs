@@ -5,6 +5,7 @@ using Entrupy.Grains.Persistence;
 using Entrupy.Grains.Testing;
 using Entrupy.Registry.Api;
 using Entrupy.Registry.Fingerprints;
+using Entrupy.Registry.Index;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 
@@ -224,13 +225,14 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         await Task.WhenAll(registered.Select(id => Register(registry, "acme", id, fx.Enrolments[id])));
 
         static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y) => System.Numerics.Tensors.TensorPrimitives.Dot(x, y);
+        var views = registered.ToDictionary(r => r, r => fx.Enrolments[r].SetGlobalVectors(fx.Model));
         var widened = 0;
         foreach (var id in registered)
         {
             foreach (var probe in fx.GenuineProbes(id))
             {
-                // Where the true item is not the nearest by global vector, only widening can find it.
-                var nearest = registered.MaxBy(r => Dot(probe.GlobalVector, fx.Enrolments[r].GlobalVector));
+                // Where the true item is not the nearest by any of its indexed views, only widening can find it.
+                var nearest = registered.MaxBy(r => views[r].Max(v => Dot(probe.GlobalVector, v)));
                 if (nearest == id) continue;
                 widened++;
                 Assert.Equal(id, (await Trace(registry, "acme", probe)).Match?.CustomerItemId);
@@ -393,6 +395,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
                 await Register(registry, "acme", id, fx.Enrolments[id]);
             }
             statusBefore = await Task.WhenAll(shards.Select(s => s.GetStatus()));
+            Assert.All(statusBefore, s => Assert.Equal(3L * s.Items, s.Vectors)); // upright + two steered views each
             Assert.All(statusBefore, s => Assert.InRange(s.Sequence - s.SnapshotSequence, 1, 2));
             Assert.All(statusBefore, s => Assert.True(s.SnapshotSequence >= 3));
 
@@ -415,7 +418,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
             Assert.Equal(before.Traces, after.Traces);
             Assert.Equal(before.Hits, after.Hits);
             var statuses = await Task.WhenAll(Enumerable.Range(0, 2).Select(s => cluster.GrainFactory.GetGrain<IIndexShardGrain>(s).GetStatus()));
-            Assert.Equal(statusBefore.Select(s => (s.Sequence, s.SnapshotSequence, s.Items)), statuses.Select(s => (s.Sequence, s.SnapshotSequence, s.Items)));
+            Assert.Equal(statusBefore.Select(s => (s.Sequence, s.SnapshotSequence, s.Items, s.Vectors)), statuses.Select(s => (s.Sequence, s.SnapshotSequence, s.Items, s.Vectors)));
         }
 
         // Orderly stop: every shard wrote a final snapshot on deactivation and trimmed its journal.
@@ -451,7 +454,9 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         var match = await set.Compare([probe]);
         Assert.Equal(1, match.BestCapture);
         Assert.True(match.Score >= fx.Model.OperatingThreshold);
-        Assert.Equal(fx.Model.GlobalVectorLength, (await set.GetIndexVector()).Length);
+        var views = await set.GetIndexVectors();
+        Assert.Equal(3, views.Length); // upright + two steered sets, each the mean over the two captures
+        Assert.All(views, v => Assert.Equal(fx.Model.GlobalVectorLength, v.Length));
         Assert.Empty(host.StoredRecords("fingerprint", "set"));
     }
 
@@ -551,6 +556,77 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         await Assert.ThrowsAsync<RegistryValidationException>(() => right.Upsert(new IndexEntry { TenantId = "acme", CustomerItemId = "bag-1", RegistrationNumber = 1, GlobalVector = [1f, 0f] }));
         await Assert.ThrowsAsync<InvalidIdentifierException>(() => right.Search("bad/tenant", vector, 5));
         Assert.Equal(0, (await right.GetStatus()).Sequence);
+    }
+
+    [Fact]
+    public async Task An_item_is_found_through_any_of_its_views_once_and_leaves_with_all_of_them()
+    {
+        await using var cluster = await StartAsync();
+        var owner = IndexSharding.ShardOf("bag-1", IndexSharding.DefaultShardCount);
+        var shard = cluster.GrainFactory.GetGrain<IIndexShardGrain>(owner);
+        var sameShard = fx.ItemIds.Where(i => i != "bag-1" && IndexSharding.ShardOf(i, IndexSharding.DefaultShardCount) == owner).Take(2).ToArray();
+        var views = fx.Enrolments[fx.ItemIds[0]].SetGlobalVectors(fx.Model);
+        Assert.Equal(3, views.Length);
+        await shard.Upsert(new IndexEntry { TenantId = "acme", CustomerItemId = "bag-1", RegistrationNumber = 1, GlobalVector = views[0], AdditionalVectors = views[1..] });
+        foreach (var other in sameShard)
+        {
+            var otherViews = fx.Enrolments[other].SetGlobalVectors(fx.Model);
+            await shard.Upsert(new IndexEntry { TenantId = "acme", CustomerItemId = other, RegistrationNumber = 1, GlobalVector = otherViews[0], AdditionalVectors = otherViews[1..] });
+        }
+        Assert.Equal(9, (await shard.GetStatus()).Vectors);
+
+        // A query equal to a steered view finds its item first at similarity 1, and every item at most once.
+        foreach (var view in views[1..])
+        {
+            var hits = await shard.Search("acme", view, 10);
+            Assert.Equal("bag-1", hits[0].CustomerItemId);
+            Assert.Equal(1f, hits[0].Similarity, 1e-4f);
+            Assert.Equal(3, hits.Length);
+            Assert.Equal(hits.Length, hits.Select(h => h.CustomerItemId).Distinct().Count());
+        }
+        Assert.Single(await shard.Search("acme", views[2], 1));
+
+        await shard.Remove("acme", "bag-1");
+        Assert.Equal(6, (await shard.GetStatus()).Vectors);
+        Assert.DoesNotContain(await shard.Search("acme", views[2], 10), h => h.CustomerItemId == "bag-1");
+        await Assert.ThrowsAsync<RegistryValidationException>(() => shard.Upsert(new IndexEntry
+        {
+            TenantId = "acme", CustomerItemId = "bag-1", RegistrationNumber = 2, GlobalVector = views[0],
+            AdditionalVectors = [.. Enumerable.Repeat(views[1], IndexEntry.MaxAdditionalVectors + 1)],
+        }));
+        await Assert.ThrowsAsync<RegistryValidationException>(() => shard.Upsert(new IndexEntry
+        {
+            TenantId = "acme", CustomerItemId = "bag-1", RegistrationNumber = 2, GlobalVector = views[0], AdditionalVectors = [[1f, 0f]],
+        }));
+    }
+
+    [Fact]
+    public void Journal_records_of_the_single_vector_format_are_still_read()
+    {
+        var vector = fx.Enrolments[fx.ItemIds[0]].GlobalVectorArray();
+        using var buffer = new MemoryStream();
+        using (var w = new BinaryWriter(buffer))
+        {
+            w.Write((byte)1);
+            w.Write(7L);
+            w.Write((byte)JournalOperation.Upsert);
+            w.Write("acme");
+            w.Write("bag-1");
+            w.Write(2);
+            w.Write(false);
+            w.Write(vector.Length);
+            foreach (var v in vector) w.Write(v);
+        }
+        var old = JournalRecord.FromBytes(buffer.ToArray());
+        Assert.Equal((7L, "bag-1", 2), (old.Sequence, old.CustomerItemId, old.RegistrationNumber));
+        Assert.True(Assert.Single(old.Vectors!).SequenceEqual(vector));
+
+        var views = fx.Enrolments[fx.ItemIds[0]].SetGlobalVectors(fx.Model);
+        var current = JournalRecord.FromBytes(new JournalRecord(8, JournalOperation.Upsert, "acme", "bag-1", 3, "ref", views).ToBytes());
+        Assert.Equal(views.Length, current.Vectors!.Length);
+        for (var i = 0; i < views.Length; i++) Assert.True(views[i].SequenceEqual(current.Vectors[i]));
+        var truncated = new JournalRecord(8, JournalOperation.Upsert, "acme", "bag-1", 3, "ref", views).ToBytes()[..^5];
+        Assert.Throws<InvalidDataException>(() => JournalRecord.FromBytes(truncated));
     }
 
     private sealed record Answers(List<string> Traces, List<string> Hits);

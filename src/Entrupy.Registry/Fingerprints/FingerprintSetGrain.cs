@@ -94,7 +94,7 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
     }
 
     /// <inheritdoc />
-    public async Task<float[]> GetIndexVector() => IndexVectors.Of(captures ?? await LoadAsync());
+    public async Task<float[][]> GetIndexVectors() => IndexVectors.Of(captures ?? await LoadAsync(), model);
 
     /// <inheritdoc />
     public async Task<FingerprintSetMatch> Compare(byte[][] probes)

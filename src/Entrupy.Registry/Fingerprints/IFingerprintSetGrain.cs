@@ -24,9 +24,9 @@ public interface IFingerprintSetGrain : IGrainWithStringKey
     /// </summary>
     Task Discard();
 
-    /// <summary>The set's vector for the 1:N index: the L2-normalised mean of its captures' global vectors.</summary>
+    /// <summary>The set's vectors for the 1:N index (<c>IndexVectors.Of</c>): upright view first.</summary>
     /// <exception cref="RegistryNotFoundException">Nothing was stored under this key.</exception>
-    Task<float[]> GetIndexVector();
+    Task<float[][]> GetIndexVectors();
 
     /// <summary>Scores each probe against every stored capture; the best pair decides.</summary>
     /// <exception cref="RegistryNotFoundException">Nothing was stored under this key.</exception>

@@ -119,9 +119,13 @@ internal sealed class IndexShardGrain(ILogger<IndexShardGrain> logger) : Grain, 
         if (entry.RegistrationNumber < 1)
             throw new RegistryValidationException("registration_number", entry.RegistrationNumber.ToString(System.Globalization.CultureInfo.InvariantCulture), "registration_number must be at least 1");
         CheckVector(entry.GlobalVector);
+        var additional = entry.AdditionalVectors ?? [];
+        if (additional.Length > IndexEntry.MaxAdditionalVectors)
+            throw new RegistryValidationException("additional_vectors", additional.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), $"an entry carries at most {IndexEntry.MaxAdditionalVectors} additional vectors");
+        foreach (var vector in additional) CheckVector(vector);
         if (!index.AcceptsUpsert(entry.TenantId, entry.CustomerItemId, entry.RegistrationNumber)) return;
         await AppendAndApplyAsync(new JournalRecord(sequence + 1, JournalOperation.Upsert, entry.TenantId, entry.CustomerItemId,
-            entry.RegistrationNumber, entry.FingerprintReference, entry.GlobalVector));
+            entry.RegistrationNumber, entry.FingerprintReference, [entry.GlobalVector, .. additional]));
     }
 
     /// <inheritdoc />
@@ -157,6 +161,7 @@ internal sealed class IndexShardGrain(ILogger<IndexShardGrain> logger) : Grain, 
     {
         Shard = shard,
         Items = index.ItemCount,
+        Vectors = index.VectorCount,
         Tenants = index.TenantCount,
         Sequence = sequence,
         SnapshotSequence = head?.Sequence ?? 0,

@@ -6,12 +6,14 @@ namespace Entrupy.Registry.Index;
 /// <summary>
 /// The in-memory side of one index shard: per tenant a FAISS inner-product index and its id maps. Not thread-safe
 /// (the shard grain runs one turn at a time). Every change arrives as a <see cref="JournalRecord"/>, so replaying the
-/// journal rebuilds exactly the same index: the FAISS id of a vector is the sequence of the record that added it.
+/// journal rebuilds exactly the same index: the FAISS id of an item's vectors (one per view of its enrolment) is the
+/// sequence of the record that added them.
 /// </summary>
 internal sealed class ShardIndex : IDisposable
 {
     private const uint SnapshotMagic = 0x53584945; // "EIXS"
-    private const int SnapshotFormatVersion = 1;
+    private const int SnapshotFormatVersion = 2;
+    private const int SingleVectorSnapshotFormatVersion = 1;
 
     // One FAISS index per tenant: a search can only ever see the asking tenant's vectors.
     private readonly Dictionary<string, TenantIndex> tenants = new(StringComparer.Ordinal);
@@ -25,8 +27,11 @@ internal sealed class ShardIndex : IDisposable
     /// <summary>Length of every vector.</summary>
     public int Dimension { get; }
 
-    /// <summary>Vectors held, all tenants.</summary>
+    /// <summary>Items held, all tenants.</summary>
     public int ItemCount => tenants.Values.Sum(t => t.Items.Count);
+
+    /// <summary>Vectors held (each item has one per view), all tenants.</summary>
+    public long VectorCount => tenants.Values.Sum(t => t.VectorCount);
 
     /// <summary>Tenants with at least one vector.</summary>
     public int TenantCount => tenants.Values.Count(t => t.Items.Count > 0);
@@ -59,31 +64,44 @@ internal sealed class ShardIndex : IDisposable
         if (tenant.Items.Remove(record.CustomerItemId, out var old))
         {
             tenant.Index!.Remove([old.Id]);
+            tenant.VectorCount -= old.VectorCount;
             tenant.ItemOfId.Remove(old.Id);
             if (record.Operation == JournalOperation.Remove) tenant.Removed[record.CustomerItemId] = old.RegistrationNumber;
         }
 
         if (record.Operation == JournalOperation.Upsert)
         {
-            var vector = record.Vector ?? throw new InvalidDataException($"Index journal record {record.Sequence} is an upsert without a vector.");
+            var vectors = record.Vectors is { Length: > 0 } v ? v : throw new InvalidDataException($"Index journal record {record.Sequence} is an upsert without a vector.");
+            var rows = new float[vectors.Length * Dimension];
+            for (var i = 0; i < vectors.Length; i++)
+            {
+                if (vectors[i].Length != Dimension) throw new InvalidDataException($"Index journal record {record.Sequence} holds a {vectors[i].Length}-d vector; the shard's are {Dimension}-d.");
+                vectors[i].CopyTo(rows, i * Dimension);
+            }
             tenant.Index ??= FaissIndex.Create(Dimension, "Flat", FaissMetric.InnerProduct);
-            tenant.Index.Add(vector, [record.Sequence]);
-            tenant.Items[record.CustomerItemId] = new Slot(record.Sequence, record.RegistrationNumber, record.FingerprintReference);
+            tenant.Index.Add(rows, [.. Enumerable.Repeat(record.Sequence, vectors.Length)]);
+            tenant.VectorCount += vectors.Length;
+            tenant.MostViews = Math.Max(tenant.MostViews, vectors.Length);
+            tenant.Items[record.CustomerItemId] = new Slot(record.Sequence, record.RegistrationNumber, record.FingerprintReference, vectors.Length);
             tenant.ItemOfId[record.Sequence] = record.CustomerItemId;
             tenant.Removed.Remove(record.CustomerItemId);
         }
     }
 
-    /// <summary>The <paramref name="k"/> nearest vectors of one tenant, nearest first.</summary>
+    /// <summary>The <paramref name="k"/> nearest items of one tenant (by their nearest view), nearest first.</summary>
     public IndexHit[] Search(string tenantId, ReadOnlySpan<float> vector, int k)
     {
         if (!tenants.TryGetValue(tenantId, out var tenant) || tenant.Items.Count == 0 || tenant.Index is null) return [];
-        var result = tenant.Index.Search(vector, Math.Min(k, tenant.Items.Count));
-        var hits = new List<IndexHit>(result.K);
-        for (var i = 0; i < result.K; i++)
+        // Enough vectors that k distinct items are among them even if each shows with every view; FAISS returns
+        // them nearest first, so an item's first appearance is its best view.
+        var wanted = Math.Min(k, tenant.Items.Count);
+        var result = tenant.Index.Search(vector, (int)Math.Min((long)wanted * tenant.MostViews, tenant.VectorCount));
+        var hits = new List<IndexHit>(wanted);
+        var seen = new HashSet<long>();
+        for (var i = 0; i < result.K && hits.Count < wanted; i++)
         {
             var id = result.Ids[i];
-            if (id < 0 || !tenant.ItemOfId.TryGetValue(id, out var item)) continue;
+            if (id < 0 || !seen.Add(id) || !tenant.ItemOfId.TryGetValue(id, out var item)) continue;
             var slot = tenant.Items[item];
             hits.Add(new IndexHit(item, slot.RegistrationNumber, result.Distances[i]) { FingerprintReference = slot.FingerprintReference });
         }
@@ -114,6 +132,7 @@ internal sealed class ShardIndex : IDisposable
                     w.Write(slot.RegistrationNumber);
                     w.Write(slot.FingerprintReference is not null);
                     if (slot.FingerprintReference is not null) w.Write(slot.FingerprintReference);
+                    w.Write(slot.VectorCount);
                 }
                 w.Write(tenant.Removed.Count);
                 foreach (var (item, number) in tenant.Removed.OrderBy(i => i.Key, StringComparer.Ordinal))
@@ -140,7 +159,8 @@ internal sealed class ShardIndex : IDisposable
             using var r = new BinaryReader(stream, Encoding.UTF8);
             if (r.ReadUInt32() != SnapshotMagic) throw new InvalidDataException("Not an index shard snapshot.");
             var format = r.ReadInt32();
-            if (format != SnapshotFormatVersion) throw new InvalidDataException($"Index snapshot format {format} is not supported (this build reads {SnapshotFormatVersion}).");
+            if (format is not (SnapshotFormatVersion or SingleVectorSnapshotFormatVersion))
+                throw new InvalidDataException($"Index snapshot format {format} is not supported (this build reads {SingleVectorSnapshotFormatVersion} and {SnapshotFormatVersion}).");
             var storedShard = r.ReadInt32();
             if (storedShard != shard) throw new InvalidDataException($"The snapshot belongs to shard {storedShard}, not {shard}.");
             var sequence = r.ReadInt64();
@@ -155,16 +175,20 @@ internal sealed class ShardIndex : IDisposable
                 for (var i = 0; i < items; i++)
                 {
                     var item = r.ReadString();
-                    var slot = new Slot(r.ReadInt64(), r.ReadInt32(), r.ReadBoolean() ? r.ReadString() : null);
+                    var slot = new Slot(r.ReadInt64(), r.ReadInt32(), r.ReadBoolean() ? r.ReadString() : null, 1);
+                    if (format != SingleVectorSnapshotFormatVersion) slot = slot with { VectorCount = r.ReadInt32() };
+                    if (slot.VectorCount < 1) throw new InvalidDataException($"Index snapshot: item '{item}' has {slot.VectorCount} vectors.");
                     tenant.Items[item] = slot;
                     tenant.ItemOfId[slot.Id] = item;
+                    tenant.VectorCount += slot.VectorCount;
+                    tenant.MostViews = Math.Max(tenant.MostViews, slot.VectorCount);
                 }
                 var removed = r.ReadInt32();
                 for (var i = 0; i < removed; i++) tenant.Removed[r.ReadString()] = r.ReadInt32();
                 var faiss = r.ReadBytes(r.ReadInt32());
                 if (faiss.Length > 0) tenant.Index = FaissIndex.Deserialize(faiss);
-                if ((tenant.Index?.Count ?? 0) != tenant.Items.Count)
-                    throw new InvalidDataException($"Index snapshot: a tenant's FAISS index holds {tenant.Index?.Count ?? 0} vectors for {tenant.Items.Count} items.");
+                if ((tenant.Index?.Count ?? 0) != tenant.VectorCount)
+                    throw new InvalidDataException($"Index snapshot: a tenant's FAISS index holds {tenant.Index?.Count ?? 0} vectors; its {tenant.Items.Count} items have {tenant.VectorCount}.");
             }
             if (stream.Position != stream.Length) throw new InvalidDataException("Index snapshot: trailing bytes.");
             return (index, sequence);
@@ -188,13 +212,17 @@ internal sealed class ShardIndex : IDisposable
         tenants.Clear();
     }
 
-    private readonly record struct Slot(long Id, int RegistrationNumber, string? FingerprintReference);
+    private readonly record struct Slot(long Id, int RegistrationNumber, string? FingerprintReference, int VectorCount);
 
     private sealed class TenantIndex
     {
         public FaissIndex? Index { get; set; }
         public Dictionary<string, Slot> Items { get; } = new(StringComparer.Ordinal);
         public Dictionary<long, string> ItemOfId { get; } = [];
+        public long VectorCount { get; set; }
+
+        // Most views any item has had: a search asks FAISS for this many vectors per wanted item.
+        public int MostViews { get; set; } = 1;
 
         // Registration number removed last, per item: a late retry of that (or an older) registration stays out.
         public Dictionary<string, int> Removed { get; } = new(StringComparer.Ordinal);

@@ -9,6 +9,7 @@
 #include "shim_common.h"
 
 #include <faiss/Index.h>
+#include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
@@ -22,6 +23,8 @@
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
 #include <faiss/utils/Heap.h>
+#include <faiss/utils/distances.h>
+#include <immintrin.h>
 #include <omp.h>
 
 #include <atomic>
@@ -262,6 +265,50 @@ void hnsw_search(const faiss::IndexHNSW& index, idx_t n, const float* x, idx_t k
 }
 
 // Searches with per-call parameters (0 = the index's stored default), unwrapping id maps and transforms.
+// Flat inner-product search of a few queries. Debian's FAISS 1.7.3 is built for baseline x86-64 (SSE, no FMA); its
+// per-vector scan of a 2,048-d index ran at a third of the speed an AVX2+FMA dot product reaches on the same core
+// (4.3 vs 1.4 ms over 3,600 vectors). Same algorithm as faiss::exhaustive_inner_product_seq (min-heap of the k
+// best, replaced when strictly better, then sorted), so answers equal FAISS's up to float summation order.
+__attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b, size_t d) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= d; i += 32) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+  }
+  for (; i + 8 <= d; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  const __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_movehdup_ps(h));
+  float sum = _mm_cvtss_f32(h);
+  for (; i < d; i++) sum += a[i] * b[i];
+  return sum;
+}
+
+bool flat_ip_kernel_available() {
+  static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return available;
+}
+
+void flat_ip_search(const faiss::IndexFlat& index, idx_t n, const float* x, idx_t k, float* D, idx_t* I) {
+  const float* xb = index.get_xb();
+  const size_t d = static_cast<size_t>(index.d);
+  for (idx_t q = 0; q < n; q++) {
+    float* simi = D + q * k;
+    idx_t* idxi = I + q * k;
+    faiss::minheap_heapify(k, simi, idxi);
+    const float* query = x + q * d;
+    for (idx_t j = 0; j < index.ntotal; j++) {
+      const float ip = dot_avx2(query, xb + j * d, d);
+      if (ip > simi[0]) faiss::minheap_replace_top(k, simi, idxi, ip, j);
+    }
+    faiss::minheap_reorder(k, simi, idxi);
+  }
+}
+
 void search_with(const Index* index, idx_t n, const float* x, idx_t k, int ef_search, int nprobe, float* D,
                  idx_t* I) {
   if (auto map = dynamic_cast<const faiss::IndexIDMap*>(index)) {
@@ -288,6 +335,13 @@ void search_with(const Index* index, idx_t n, const float* x, idx_t k, int ef_se
     params.nprobe = nprobe > 0 ? std::min(static_cast<size_t>(nprobe), ivf->nlist) : ivf->nprobe;
     params.max_codes = ivf->max_codes;
     ivf->search(n, x, k, D, I, &params);
+    return;
+  }
+  // FAISS answers larger batches with BLAS, which is fast here already.
+  if (auto flat = dynamic_cast<const faiss::IndexFlat*>(index);
+      flat && flat->metric_type == faiss::METRIC_INNER_PRODUCT && n < faiss::distance_compute_blas_threshold &&
+      flat_ip_kernel_available()) {
+    flat_ip_search(*flat, n, x, k, D, I);
     return;
   }
   index->search(n, x, k, D, I);

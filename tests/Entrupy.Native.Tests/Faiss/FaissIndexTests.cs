@@ -36,6 +36,38 @@ public class FaissIndexTests
     }
 
     [Theory]
+    [InlineData(2048, 1, 10)]    // the registry's global vectors, one probe at a time (the shim's own AVX2 scan)
+    [InlineData(37, 5, 10)]      // a length that leaves a scalar tail after the 32- and 8-wide steps
+    [InlineData(2048, 3, 500)]   // k beyond the vectors held: FAISS pads with id -1
+    [InlineData(64, 25, 10)]     // a batch FAISS answers with BLAS
+    public void FlatInnerProductOfFewQueriesEqualsFaissAndBruteForce(int dimension, int queryCount, int k)
+    {
+        var data = FaissTestData.Uniform(300, dimension, seed: 21);
+        var ids = FaissTestData.Sequence(300, start: 7, step: 5);
+        var queries = FaissTestData.Uniform(queryCount, dimension, seed: 22);
+        using var index = FaissIndex.Create(dimension, "Flat", FaissMetric.InnerProduct);
+        index.Add(data, ids);
+
+        var result = index.Search(queries, k);
+        var faissIds = new long[queryCount * k];
+        var faissDistances = new float[queryCount * k];
+        index.SearchWithFaissDefaults(queries, k, faissDistances, faissIds);
+        Assert.Equal(faissIds, result.Ids.ToArray());
+        var held = Math.Min(k, 300);
+        var (bruteIds, bruteDistances) = FaissTestData.BruteForce(data, ids, queries, dimension, held, innerProduct: true);
+        for (var q = 0; q < queryCount; q++)
+        {
+            Assert.Equal(bruteIds.AsSpan(q * held, held).ToArray(), result.IdsOf(q)[..held].ToArray());
+            for (var i = 0; i < held; i++)
+            {
+                float expected = bruteDistances[q * held + i], got = result.DistancesOf(q)[i];
+                Assert.True(Math.Abs(expected - got) <= 1e-4f * Math.Max(1f, Math.Abs(expected)), $"query {q} rank {i}: expected {expected}, got {got}");
+            }
+            Assert.All(result.IdsOf(q)[held..].ToArray(), id => Assert.Equal(-1, id));
+        }
+    }
+
+    [Theory]
     [InlineData(FaissMetric.L2)]
     [InlineData(FaissMetric.InnerProduct)]
     public void HnswReachesRecallAndEfSearchChangesIt(FaissMetric metric)

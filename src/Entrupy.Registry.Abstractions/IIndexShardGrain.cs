@@ -17,11 +17,14 @@ public interface IIndexShardGrain : IGrainWithIntegerKey
 
     /// <summary>
     /// The <paramref name="k"/> nearest items of <paramref name="tenantId"/> only, nearest first; an item's similarity
-    /// is the largest inner product of the query with any of its vectors.
+    /// is the largest inner product of the query with any of its vectors. Interleaves with updates: a trace never
+    /// waits behind a journal write or a snapshot being stored (it sees the index before or after an update, whole).
     /// </summary>
+    [AlwaysInterleave]
     Task<IndexHit[]> Search(string tenantId, float[] globalVector, int k);
 
-    /// <summary>Counts and persistence figures, for health and the dashboard.</summary>
+    /// <summary>Counts and persistence figures, for health and the dashboard. Interleaves like <see cref="Search"/>.</summary>
+    [AlwaysInterleave]
     Task<IndexShardStatus> GetStatus();
 
     /// <summary>

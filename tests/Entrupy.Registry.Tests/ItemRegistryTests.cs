@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using Entrupy.Fingerprinting;
 using Entrupy.Grains.Persistence;
+using Entrupy.Grains.Persistence.Sqlite;
 using Entrupy.Grains.Testing;
 using Entrupy.Registry.Api;
 using Entrupy.Registry.Fingerprints;
@@ -598,6 +599,72 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         {
             TenantId = "acme", CustomerItemId = "bag-1", RegistrationNumber = 2, GlobalVector = views[0], AdditionalVectors = [[1f, 0f]],
         }));
+    }
+
+    [Fact]
+    public async Task A_search_does_not_wait_behind_an_update_whose_journal_write_is_slow()
+    {
+        var storage = new GatedStorage(new SqliteGrainStorage(new SqliteGrainStorageOptions { DatabasePath = host.DatabasePath }), "indexjournal");
+        var builder = new TestClusterBuilder().ConfigureServices(s =>
+        {
+            s.AddGrainStorage(GrainStorageNames.Default, _ => storage);
+            s.AddSingleton(fx.Model);
+        });
+        builder.SiloBuilder.AddRegistryGrains();
+        await using var cluster = await builder.DeployAsync();
+        var shardNumber = IndexSharding.ShardOf(fx.ItemIds[0], IndexSharding.DefaultShardCount);
+        var shard = cluster.GrainFactory.GetGrain<IIndexShardGrain>(shardNumber);
+        var second = fx.ItemIds.Skip(1).First(i => IndexSharding.ShardOf(i, IndexSharding.DefaultShardCount) == shardNumber);
+        IndexEntry Entry(string id) => new() { TenantId = "acme", CustomerItemId = id, RegistrationNumber = 1, GlobalVector = fx.Enrolments[id].GlobalVectorArray() };
+        await shard.Upsert(Entry(fx.ItemIds[0]));
+
+        storage.Close();
+        var update = shard.Upsert(Entry(second));
+        await storage.Blocked.WaitAsync(TimeSpan.FromSeconds(10));   // the update's journal write is in progress
+        var hits = await shard.Search("acme", fx.Enrolments[second].GlobalVectorArray(), 5).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal([fx.ItemIds[0]], hits.Select(h => h.CustomerItemId));   // the index before the update
+        Assert.Equal(1, (await shard.GetStatus().WaitAsync(TimeSpan.FromSeconds(10))).Sequence);
+        Assert.False(update.IsCompleted);
+
+        storage.Open();
+        await update.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(second, (await shard.Search("acme", fx.Enrolments[second].GlobalVectorArray(), 1))[0].CustomerItemId);
+    }
+
+    /// <summary>Real SQLite storage whose writes of one grain type wait while the gate is closed.</summary>
+    private sealed class GatedStorage(SqliteGrainStorage inner, string grainType) : IGrainStorage, IAsyncDisposable
+    {
+        private volatile TaskCompletionSource gate = Opened();
+
+        public SemaphoreSlim Blocked { get; } = new(0);
+
+        public void Close() => gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Open() => gate.TrySetResult();
+
+        public Task<GrainStateRecord?> ReadAsync(GrainStateKey key, CancellationToken cancellationToken = default) => inner.ReadAsync(key, cancellationToken);
+
+        public async Task<string> WriteAsync(GrainStateKey key, ReadOnlyMemory<byte> data, string? expectedETag, CancellationToken cancellationToken = default)
+        {
+            var waitFor = gate.Task;
+            if (key.GrainType == grainType && !waitFor.IsCompleted)
+            {
+                Blocked.Release();
+                await waitFor;
+            }
+            return await inner.WriteAsync(key, data, expectedETag, cancellationToken);
+        }
+
+        public Task ClearAsync(GrainStateKey key, string? expectedETag, CancellationToken cancellationToken = default) => inner.ClearAsync(key, expectedETag, cancellationToken);
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+
+        private static TaskCompletionSource Opened()
+        {
+            var opened = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            opened.SetResult();
+            return opened;
+        }
     }
 
     [Fact]

@@ -668,6 +668,61 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
     }
 
     [Fact]
+    public async Task Without_steered_views_an_item_has_one_vector_and_is_still_traced()
+    {
+        await using var cluster = await StartAsync(new RegistryOptions { IndexSteeredViews = false, ShardCount = 1 });
+        var registry = Registry(cluster);
+        var items = fx.ItemIds.Take(4).ToArray();
+        foreach (var id in items) await Register(registry, "acme", id, fx.Enrolments[id]);
+        var status = await cluster.GrainFactory.GetGrain<IIndexShardGrain>(0).GetStatus();
+        Assert.Equal((4, 4L), (status.Items, status.Vectors));
+        var probe = fx.GenuineProbes(items[2]).First();
+        Assert.Equal(items[2], (await Trace(registry, "acme", probe)).Match?.CustomerItemId);
+    }
+
+    [Fact]
+    public void Snapshots_of_the_single_vector_format_are_still_read()
+    {
+        var vector = fx.Enrolments[fx.ItemIds[0]].GlobalVectorArray();
+        byte[] faiss;
+        using (var flat = Entrupy.Native.Faiss.FaissIndex.Create(vector.Length, "Flat", Entrupy.Native.Faiss.FaissMetric.InnerProduct))
+        {
+            flat.Add(vector, [4L]);
+            faiss = flat.Serialize();
+        }
+        using var buffer = new MemoryStream();
+        using (var w = new BinaryWriter(buffer))
+        {
+            w.Write(0x53584945u);   // "EIXS"
+            w.Write(1);             // format 1: one vector per item, no vector count
+            w.Write(3);             // shard
+            w.Write(9L);            // sequence
+            w.Write(vector.Length);
+            w.Write(1);             // tenants
+            w.Write("acme");
+            w.Write(1);             // items
+            w.Write("bag-1");
+            w.Write(4L);            // FAISS id
+            w.Write(2);             // registration number
+            w.Write(false);         // no fingerprint reference
+            w.Write(0);             // removed
+            w.Write(faiss.Length);
+            w.Write(faiss);
+        }
+        var (index, sequence) = ShardIndex.Deserialize(buffer.ToArray(), 3, vector.Length);
+        using (index)
+        {
+            Assert.Equal(9, sequence);
+            Assert.Equal((1, 1L), (index.ItemCount, index.VectorCount));
+            var hit = Assert.Single(index.Search("acme", vector, 5));
+            Assert.Equal(("bag-1", 2), (hit.CustomerItemId, hit.RegistrationNumber));
+            // Written back in the current format, it reads the same.
+            var (again, _) = ShardIndex.Deserialize(index.Serialize(3, sequence), 3, vector.Length);
+            using (again) Assert.Equal((1, 1L), (again.ItemCount, again.VectorCount));
+        }
+    }
+
+    [Fact]
     public void Journal_records_of_the_single_vector_format_are_still_read()
     {
         var vector = fx.Enrolments[fx.ItemIds[0]].GlobalVectorArray();

@@ -631,6 +631,58 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         Assert.Equal(second, (await shard.Search("acme", fx.Enrolments[second].GlobalVectorArray(), 1))[0].CustomerItemId);
     }
 
+    [Fact]
+    public async Task Updates_go_on_while_a_periodic_snapshot_is_being_stored_and_the_snapshot_then_covers_its_journal()
+    {
+        var options = new RegistryOptions { ShardCount = 1, SnapshotEveryUpdates = 3 };
+        var storage = new GatedStorage(new SqliteGrainStorage(new SqliteGrainStorageOptions { DatabasePath = host.DatabasePath }), "indexsnapshot");
+        var builder = new TestClusterBuilder().ConfigureServices(s =>
+        {
+            s.AddGrainStorage(GrainStorageNames.Default, _ => storage);
+            s.AddSingleton(fx.Model);
+        });
+        builder.SiloBuilder.AddRegistryGrains(options);
+        var items = fx.ItemIds.Take(5).ToArray();
+        IndexEntry Entry(string id) => new() { TenantId = "acme", CustomerItemId = id, RegistrationNumber = 1, GlobalVector = fx.Enrolments[id].GlobalVectorArray() };
+        List<string> before;
+        await using (var cluster = await builder.DeployAsync())
+        {
+            var shard = cluster.GrainFactory.GetGrain<IIndexShardGrain>(0);
+            storage.Close();
+            foreach (var id in items.Take(3)) await shard.Upsert(Entry(id));
+            await storage.Blocked.WaitAsync(TimeSpan.FromSeconds(10));   // the third update started a snapshot; its chunks wait
+
+            // Updates and searches are not held up by it.
+            foreach (var id in items.Skip(3)) await shard.Upsert(Entry(id)).WaitAsync(TimeSpan.FromSeconds(10));
+            var status = await shard.GetStatus();
+            Assert.Equal((5L, 0L), (status.Sequence, status.SnapshotSequence));
+            Assert.Equal(5, host.StoredRecords("indexjournal").Count);
+
+            storage.Open();
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while ((status = await shard.GetStatus()).SnapshotSequence == 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+            Assert.Equal((5L, 3L), (status.Sequence, status.SnapshotSequence));
+            Assert.Equal([4L, 5L], host.StoredRecords("indexjournal").Select(r => SequenceOf(r.Key)).Order());
+            before = await SearchAllAsync(shard);
+            var crashCopy = host.CrashCopy("crash");
+
+            // Power loss now: snapshot 3 plus journal 4-5 give the same index.
+            await using var restarted = await RegistryTestHost.StartAsync(crashCopy, options, fx.Model);
+            var again = restarted.GrainFactory.GetGrain<IIndexShardGrain>(0);
+            Assert.Equal(before, await SearchAllAsync(again));
+            Assert.Equal((5L, 3L), ((await again.GetStatus()).Sequence, (await again.GetStatus()).SnapshotSequence));
+        }
+
+        async Task<List<string>> SearchAllAsync(IIndexShardGrain shard)
+        {
+            var answers = new List<string>();
+            foreach (var id in items)
+                answers.Add(string.Join(",", (await shard.Search("acme", fx.Enrolments[id].GlobalVectorArray(), 5)).Select(h => $"{h.CustomerItemId}:{h.Similarity:R}")));
+            Assert.All(items, id => Assert.Contains(answers, a => a.StartsWith(id + ":", StringComparison.Ordinal)));
+            return answers;
+        }
+    }
+
     /// <summary>Real SQLite storage whose writes of one grain type wait while the gate is closed.</summary>
     private sealed class GatedStorage(SqliteGrainStorage inner, string grainType) : IGrainStorage, IAsyncDisposable
     {

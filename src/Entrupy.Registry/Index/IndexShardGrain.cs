@@ -11,6 +11,7 @@ namespace Entrupy.Registry.Index;
 /// One shard of the 1:N index (see <see cref="IIndexShardGrain"/>). Every update is a write-once journal record,
 /// durable before it is applied and before the call returns; every <see cref="RegistryOptions.SnapshotEveryUpdates"/>
 /// updates (and on deactivation) the whole shard is written as a chunked snapshot and the journal it covers deleted.
+/// The periodic snapshot is serialized in a turn but stored in the background, so updates keep flowing meanwhile.
 /// Activation loads the latest snapshot and replays the journal after it up to the first missing sequence.
 /// </summary>
 [GrainType("indexshard")]
@@ -29,6 +30,8 @@ internal sealed class IndexShardGrain(ILogger<IndexShardGrain> logger) : Grain, 
     private long snapshotBytes;
     private long trimmedThrough;
     private IGrainTimer? snapshotTimer;
+    private Task<StoredSnapshot>? snapshotInFlight;   // a periodic snapshot being stored outside the grain's turns
+    private IGrainTimer? snapshotPoll;
     private bool faulted;
 
     /// <inheritdoc />
@@ -97,6 +100,7 @@ internal sealed class IndexShardGrain(ILogger<IndexShardGrain> logger) : Grain, 
         if (reason == DeactivationReason.ActivationFailed || index is null) return;   // nothing loaded, nothing to save
         try
         {
+            await AdoptSnapshotInFlightAsync();
             // After a failed journal write memory may lag storage; the next activation replays instead.
             if (!faulted && sequence > (head?.Sequence ?? 0)) await SnapshotAsync(cancellationToken);
         }
@@ -152,6 +156,7 @@ internal sealed class IndexShardGrain(ILogger<IndexShardGrain> logger) : Grain, 
     /// <inheritdoc />
     public async Task<IndexShardStatus> WriteSnapshot()
     {
+        await AdoptSnapshotInFlightAsync();
         if (sequence > (head?.Sequence ?? 0)) await SnapshotAsync(CancellationToken.None);
         else if (head is not null && trimmedThrough < head.Sequence) await TrimAsync(head, CancellationToken.None);
         return Status();
@@ -187,37 +192,102 @@ internal sealed class IndexShardGrain(ILogger<IndexShardGrain> logger) : Grain, 
         index.Apply(record);
         sequence = record.Sequence;
         journalETags[sequence] = etag;
-        if (sequence - (head?.Sequence ?? 0) >= options.SnapshotEveryUpdates && snapshotTimer is null)
+        if (sequence - (head?.Sequence ?? 0) >= options.SnapshotEveryUpdates && snapshotTimer is null && snapshotInFlight is null)
         {
-            // A timer turn, so the caller whose update crossed the line does not wait for the snapshot.
-            snapshotTimer = RegisterGrainTimer(async ct =>
+            // A timer turn, so the caller whose update crossed the line does not wait for the serialization; the
+            // chunks, head and trim are then written in the background (seconds for a large shard) while updates go on.
+            snapshotTimer = RegisterGrainTimer(ct =>
             {
                 snapshotTimer?.Dispose();
                 snapshotTimer = null;
+                if (faulted || snapshotInFlight is not null) return Task.CompletedTask;
                 try
                 {
-                    if (!faulted) await SnapshotAsync(ct);
+                    var store = PrepareSnapshot();
+                    snapshotInFlight = Task.Run(() => store(CancellationToken.None), CancellationToken.None);
+                    snapshotPoll = RegisterGrainTimer(_ => snapshotInFlight is { IsCompleted: true } ? AdoptSnapshotInFlightAsync() : Task.CompletedTask,
+                        SnapshotPollInterval, SnapshotPollInterval);
                 }
                 catch (Exception ex)
                 {
                     logger.LogWarning(ex, "Index shard {Shard}: snapshot failed; it is retried after the next update", shard);
                 }
+                return Task.CompletedTask;
             }, TimeSpan.Zero, Timeout.InfiniteTimeSpan);
         }
     }
 
-    private async Task SnapshotAsync(CancellationToken cancellationToken)
+    private static readonly TimeSpan SnapshotPollInterval = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>What a stored snapshot changed: its head (written), the head's ETag, its size and whether the trim finished.</summary>
+    private sealed record StoredSnapshot(SnapshotHead Head, string HeadETag, long Bytes, bool Trimmed);
+
+    private async Task SnapshotAsync(CancellationToken cancellationToken) => Adopt(await PrepareSnapshot()(cancellationToken));
+
+    /// <summary>
+    /// In a turn: serializes the index and captures what storing it needs, so the returned writer touches no grain
+    /// field and may run outside the grain's turns (journal records it covers stay until it has written the head).
+    /// </summary>
+    private Func<CancellationToken, Task<StoredSnapshot>> PrepareSnapshot()
     {
         var covered = sequence;
         var data = index.Serialize(shard, covered);
-        var obsolete = head is null ? [] : head.Obsolete.Append(new SnapshotLocation(head.Sequence, head.Chunks)).ToArray();
-        var chunks = await store.WriteChunksAsync(covered, data, options.SnapshotChunkBytes, cancellationToken);
-        var next = new SnapshotHead(covered, chunks, data.Length, Convert.ToHexStringLower(SHA256.HashData(data)), trimmedThrough + 1, obsolete);
-        headETag = await store.WriteHeadAsync(next, headETag, cancellationToken);
-        head = next;
-        snapshotBytes = data.Length;
-        logger.LogDebug("Index shard {Shard}: snapshot at sequence {Sequence}, {Bytes} bytes in {Chunks} chunks", shard, covered, data.Length, chunks);
-        await TrimAsync(next, cancellationToken);
+        var previous = head;
+        var previousETag = headETag;
+        var trimFrom = trimmedThrough + 1;
+        var etags = journalETags.Where(e => e.Key >= trimFrom && e.Key <= covered).ToDictionary(e => e.Key, e => e.Value);
+        var (storage, chunkBytes) = (store, options.SnapshotChunkBytes);
+        return async cancellationToken =>
+        {
+            var obsolete = previous is null ? [] : previous.Obsolete.Append(new SnapshotLocation(previous.Sequence, previous.Chunks)).ToArray();
+            var chunks = await storage.WriteChunksAsync(covered, data, chunkBytes, cancellationToken);
+            var next = new SnapshotHead(covered, chunks, data.Length, Convert.ToHexStringLower(SHA256.HashData(data)), trimFrom, obsolete);
+            var etag = await storage.WriteHeadAsync(next, previousETag, cancellationToken);
+            try
+            {
+                await storage.TrimAsync(next, etags, cancellationToken);
+                return new StoredSnapshot(next, etag, data.Length, Trimmed: true);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Harmless leftovers: the next snapshot's trim (or the next activation) covers them again.
+                logger.LogWarning(ex, "Index shard {Shard}: trimming the journal after snapshot {Sequence} failed", shard, covered);
+                return new StoredSnapshot(next, etag, data.Length, Trimmed: false);
+            }
+        };
+    }
+
+    /// <summary>In a turn: takes over what a stored snapshot wrote.</summary>
+    private void Adopt(StoredSnapshot stored)
+    {
+        headETag = stored.HeadETag;
+        head = stored.Head;
+        snapshotBytes = stored.Bytes;
+        logger.LogDebug("Index shard {Shard}: snapshot at sequence {Sequence}, {Bytes} bytes in {Chunks} chunks", shard, stored.Head.Sequence, stored.Bytes, stored.Head.Chunks);
+        if (!stored.Trimmed) return;
+        for (var s = stored.Head.TrimFrom; s <= stored.Head.Sequence; s++) journalETags.Remove(s);
+        trimmedThrough = stored.Head.Sequence;
+        if (stored.Head.Obsolete.Length > 0) head = stored.Head with { Obsolete = [] };
+    }
+
+    /// <summary>In a turn: waits for a periodic snapshot still being stored and takes over its result.</summary>
+    private async Task AdoptSnapshotInFlightAsync()
+    {
+        if (snapshotInFlight is not { } inFlight) return;
+        try
+        {
+            Adopt(await inFlight);
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "Index shard {Shard}: snapshot failed; it is retried after the next update", shard);
+        }
+        finally
+        {
+            snapshotInFlight = null;
+            snapshotPoll?.Dispose();
+            snapshotPoll = null;
+        }
     }
 
     private async Task TrimAsync(SnapshotHead snapshot, CancellationToken cancellationToken)

@@ -15,8 +15,10 @@ namespace Entrupy.Bench.Registry;
 /// </summary>
 public sealed class RegistryBenchmark : IBenchmark
 {
-    // Vectors a registration adds to the index with the silo's defaults (RegistryOptions.IndexSteeredViews).
+    // Vectors a registration adds to the index with the silo's defaults (RegistryOptions.IndexSteeredViews), and the
+    // bytes a value takes there (half floats, ShardIndex).
     private const int IndexViewsPerItem = 3;
+    private const int IndexBytesPerValue = 2;
 
     public string Name => "registry";
 
@@ -78,8 +80,7 @@ public sealed class RegistryBenchmark : IBenchmark
             var durable = o.Store != "memory";
             figures["store_bytes_per_item"] = durable ? storeBytes / o.Items : null;
             figures["store_gb_projected_at_100000_items"] = durable ? Math.Round(storeBytes / (double)o.Items * 100_000 / 1e9, 1) : null;
-            // Three views per item (upright + two steered sets) unless the silo runs with IndexSteeredViews=false.
-            figures["index_gb_at_100000_items"] = Math.Round(100_000.0 * IndexViewsPerItem * model.GlobalVectorLength * sizeof(float) / 1e9, 2);
+            figures["index_gb_at_100000_items"] = Math.Round(100_000.0 * IndexViewsPerItem * model.GlobalVectorLength * IndexBytesPerValue / 1e9, 2);
             context.Progress($"registrations: {run.PerSecond:0.0}/s (p50 {run.Latency.P50} ms, p99 {run.Latency.P99} ms); store {storeBytes / 1e6:0} MB");
 
             // (b) 1:1 compare at a steady rate, open loop: genuine probes against their own item.

@@ -266,89 +266,61 @@ void hnsw_search(const faiss::IndexHNSW& index, idx_t n, const float* x, idx_t k
 }
 
 // Searches with per-call parameters (0 = the index's stored default), unwrapping id maps and transforms.
-// Flat inner-product search of a few queries. Debian's FAISS 1.7.3 is built for baseline x86-64 (SSE, no FMA); its
-// per-vector scan of a 2,048-d index ran at a third of the speed an AVX2+FMA dot product reaches on the same core
-// (4.3 vs 1.4 ms over 3,600 vectors). Same algorithm as faiss::exhaustive_inner_product_seq (min-heap of the k
-// best, replaced when strictly better, then sorted), so answers equal FAISS's up to float summation order.
-__attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b, size_t d) {
+// Inner-product search of a few queries over a flat index, or over one storing half floats (SQfp16). Debian's
+// FAISS 1.7.3 is built for baseline x86-64 (SSE, no FMA, no F16C): its per-vector scan of a 2,048-d flat index ran
+// at a third of the speed an AVX2+FMA dot product reaches on the same core (4.3 vs 1.4 ms over 3,600 vectors), and
+// its SQfp16 scan converts one value at a time (8.6 ms). Same algorithm as faiss::exhaustive_inner_product_seq
+// (min-heap of the k best, replaced when strictly better, then sorted), so answers equal FAISS's up to float
+// summation order.
+#define ENTRUPY_SCAN_TARGET __attribute__((target("avx2,fma,f16c")))
+
+ENTRUPY_SCAN_TARGET inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+ENTRUPY_SCAN_TARGET inline __m256 load8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+ENTRUPY_SCAN_TARGET inline float load1(const float* p) { return *p; }
+ENTRUPY_SCAN_TARGET inline float load1(const uint16_t* p) { return _cvtsh_ss(*p); }
+
+template <typename Stored>
+ENTRUPY_SCAN_TARGET float dot_avx2(const float* a, const Stored* b, size_t d) {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
   size_t i = 0;
   for (; i + 32 <= d; i += 32) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load8(b + i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), load8(b + i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), load8(b + i + 24), s3);
   }
-  for (; i + 8 <= d; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  for (; i + 8 <= d; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b + i), s0);
   const __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
   __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
   h = _mm_add_ps(h, _mm_movehl_ps(h, h));
   h = _mm_add_ss(h, _mm_movehdup_ps(h));
   float sum = _mm_cvtss_f32(h);
-  for (; i < d; i++) sum += a[i] * b[i];
+  for (; i < d; i++) sum += a[i] * load1(b + i);
   return sum;
 }
 
-// The same over vectors stored as IEEE half floats (FAISS's SQfp16 codes): half the bytes to stream, converted with
-// F16C. FAISS's own SQfp16 scan converts one value at a time without F16C here (8.6 ms vs 4.3 for Flat).
-// A macro, not a lambda: a lambda would not inherit the function's target attribute.
-#define ENTRUPY_HALF8(p) _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))
-__attribute__((target("avx2,fma,f16c"))) float dot_f16_avx2(const float* a, const uint16_t* b, size_t d) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 32 <= d; i += 32) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), ENTRUPY_HALF8(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), ENTRUPY_HALF8(b + i + 8), s1);
-    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), ENTRUPY_HALF8(b + i + 16), s2);
-    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), ENTRUPY_HALF8(b + i + 24), s3);
-  }
-  for (; i + 8 <= d; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), ENTRUPY_HALF8(b + i), s0);
-  const __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_add_ss(h, _mm_movehdup_ps(h));
-  float sum = _mm_cvtss_f32(h);
-  for (; i < d; i++) sum += a[i] * _cvtsh_ss(b[i]);
-  return sum;
-}
-#undef ENTRUPY_HALF8
-
-bool flat_ip_kernel_available() {
-  static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+bool scan_kernels_available() {
+  static const bool available =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   return available;
 }
 
-bool f16_ip_kernel_available() {
-  static const bool available = flat_ip_kernel_available() && __builtin_cpu_supports("f16c");
-  return available;
-}
-
-// Top-k by inner product over ntotal stored vectors, scored by dot(query, j).
-template <typename Dot>
-void scan_ip_search(idx_t ntotal, size_t d, idx_t n, const float* x, idx_t k, float* D, idx_t* I, Dot dot) {
+// Top-k by inner product of each query with ntotal stored rows of d values.
+template <typename Stored>
+void scan_ip_search(const Stored* rows, idx_t ntotal, size_t d, idx_t n, const float* x, idx_t k, float* D, idx_t* I) {
   for (idx_t q = 0; q < n; q++) {
     float* simi = D + q * k;
     idx_t* idxi = I + q * k;
     faiss::minheap_heapify(k, simi, idxi);
     const float* query = x + q * d;
     for (idx_t j = 0; j < ntotal; j++) {
-      const float ip = dot(query, j);
+      const float ip = dot_avx2(query, rows + j * d, d);
       if (ip > simi[0]) faiss::minheap_replace_top(k, simi, idxi, ip, j);
     }
     faiss::minheap_reorder(k, simi, idxi);
   }
-}
-
-void flat_ip_search(const faiss::IndexFlat& index, idx_t n, const float* x, idx_t k, float* D, idx_t* I) {
-  const float* xb = index.get_xb();
-  const size_t d = static_cast<size_t>(index.d);
-  scan_ip_search(index.ntotal, d, n, x, k, D, I, [&](const float* query, idx_t j) { return dot_avx2(query, xb + j * d, d); });
-}
-
-void f16_ip_search(const faiss::IndexScalarQuantizer& index, idx_t n, const float* x, idx_t k, float* D, idx_t* I) {
-  const auto* codes = reinterpret_cast<const uint16_t*>(index.codes.data());
-  const size_t d = static_cast<size_t>(index.d);
-  scan_ip_search(index.ntotal, d, n, x, k, D, I, [&](const float* query, idx_t j) { return dot_f16_avx2(query, codes + j * d, d); });
 }
 
 void search_with(const Index* index, idx_t n, const float* x, idx_t k, int ef_search, int nprobe, float* D,
@@ -379,17 +351,18 @@ void search_with(const Index* index, idx_t n, const float* x, idx_t k, int ef_se
     ivf->search(n, x, k, D, I, &params);
     return;
   }
-  // FAISS answers larger batches with BLAS, which is fast here already.
+  // FAISS answers larger flat batches with BLAS, which is fast here already.
   if (auto flat = dynamic_cast<const faiss::IndexFlat*>(index);
       flat && flat->metric_type == faiss::METRIC_INNER_PRODUCT && n < faiss::distance_compute_blas_threshold &&
-      flat_ip_kernel_available()) {
-    flat_ip_search(*flat, n, x, k, D, I);
+      scan_kernels_available()) {
+    scan_ip_search(flat->get_xb(), flat->ntotal, static_cast<size_t>(flat->d), n, x, k, D, I);
     return;
   }
   if (auto sq = dynamic_cast<const faiss::IndexScalarQuantizer*>(index);
       sq && sq->sq.qtype == faiss::ScalarQuantizer::QT_fp16 && sq->metric_type == faiss::METRIC_INNER_PRODUCT &&
-      n < faiss::distance_compute_blas_threshold && f16_ip_kernel_available()) {
-    f16_ip_search(*sq, n, x, k, D, I);
+      n < faiss::distance_compute_blas_threshold && scan_kernels_available()) {
+    const auto* halves = reinterpret_cast<const uint16_t*>(sq->codes.data());
+    scan_ip_search(halves, sq->ntotal, static_cast<size_t>(sq->d), n, x, k, D, I);
     return;
   }
   index->search(n, x, k, D, I);

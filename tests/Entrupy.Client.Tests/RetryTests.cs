@@ -243,10 +243,18 @@ public sealed class RetryTests : IAsyncLifetime
         server.ThenProblem(503, "storage-unavailable", null, ("Retry-After", "30"));
         var options = Clients.Options(server.BaseAddress);
         using var client = new EntrupyClient(options);
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
-        var watch = Stopwatch.StartNew();
+        using var cts = new CancellationTokenSource();
+        var call = client.ListItemsAsync(ct: cts.Token);
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.ListItemsAsync(ct: cts.Token));
+        // Cancel once the first attempt has reached the server (a fixed deadline from the start could fire before
+        // a loaded machine sent anything): what must stop is the 30 s wait before the retry.
+        var deadline = Stopwatch.StartNew();
+        while (server.Requests.Count == 0 && deadline.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(10);
+        Assert.Single(server.Requests);
+        var watch = Stopwatch.StartNew();
+        cts.CancelAfter(TimeSpan.FromMilliseconds(200));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
 
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(4), $"took {watch.Elapsed}");
         Assert.Single(server.Requests);

@@ -84,9 +84,7 @@ public static class AuthenticationApi
         for (var i = 0; i < imageParts.Length; i++)
         {
             if (imageParts[i].Length == 0) throw new ApiException(ApiErrorKind.InvalidRequest, $"Image part #{i} is empty.");
-            images[i] = GC.AllocateUninitializedArray<byte>(checked((int)imageParts[i].Length));
-            await using var part = imageParts[i].OpenReadStream();
-            await part.ReadExactlyAsync(images[i], ct);
+            images[i] = await ItemRequests.ReadPartAsync(imageParts[i], ct);
         }
 
         var models = await grains.GetGrain<IAuthenticatorGrain>(0).ListModels();

@@ -17,6 +17,18 @@ internal sealed record AcceptedCaptures(ExtractedFingerprint[] Fingerprints, Cap
 /// <summary>Reading and checking what the item endpoints receive: ids, query values, JSON bodies, multipart captures.</summary>
 internal static class ItemRequests
 {
+    /// <summary>
+    /// A file part's bytes, read straight into an array of its size (uninitialised: it is filled at once), not via a
+    /// MemoryStream and a copy of it. The request's size cap bounds the length.
+    /// </summary>
+    public static async Task<byte[]> ReadPartAsync(IFormFile file, CancellationToken cancellationToken)
+    {
+        var bytes = GC.AllocateUninitializedArray<byte>(checked((int)file.Length));
+        await using var part = file.OpenReadStream();
+        await part.ReadExactlyAsync(bytes, cancellationToken);
+        return bytes;
+    }
+
     /// <summary>The item addressed by the path, in the caller's tenant.</summary>
     /// <exception cref="InvalidIdentifierException">The id breaks <see cref="ItemKey.CustomerItemIdRule"/> (400 invalid-id).</exception>
     public static ItemKey Key(System.Security.Claims.ClaimsPrincipal user, string customerItemId) =>
@@ -82,12 +94,7 @@ internal static class ItemRequests
             if (file.Name != ApiRoutes.ImagePart)
                 throw Invalid(file.Name, $"Unexpected multipart file part '{file.Name}': send captures as '{ApiRoutes.ImagePart}' parts" +
                     (metadataAllowed ? $" and the metadata as one '{ApiRoutes.MetadataPart}' part." : "."));
-            // Straight into an array of the part's size (uninitialised: it is filled at once), not via a MemoryStream
-            // and a copy of it. The request's size cap bounds Length.
-            var image = GC.AllocateUninitializedArray<byte>(checked((int)file.Length));
-            await using (var part = file.OpenReadStream())
-                await part.ReadExactlyAsync(image, cancellationToken);
-            images.Add(image);
+            images.Add(await ReadPartAsync(file, cancellationToken));
         }
         foreach (var (name, values) in form)
         {

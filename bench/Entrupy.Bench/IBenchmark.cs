@@ -56,23 +56,18 @@ public sealed class BenchArguments(string[] args)
     }
 
     /// <summary>The option's value as a whole number.</summary>
-    public int Int()
-    {
-        var option = Option;
-        var text = Text();
-        return int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var value)
-            ? value
-            : throw new BenchOptionException($"{option} needs a whole number, not '{text}'");
-    }
+    public int Int() => Number<int>(System.Globalization.NumberStyles.Integer, "a whole number");
 
     /// <summary>The option's value as a number.</summary>
-    public float Float()
+    public float Float() => Number<float>(System.Globalization.NumberStyles.Float, "a number");
+
+    private T Number<T>(System.Globalization.NumberStyles style, string what) where T : System.Numerics.INumberBase<T>
     {
         var option = Option;
         var text = Text();
-        return float.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+        return T.TryParse(text, style, System.Globalization.CultureInfo.InvariantCulture, out var value)
             ? value
-            : throw new BenchOptionException($"{option} needs a number, not '{text}'");
+            : throw new BenchOptionException($"{option} needs {what}, not '{text}'");
     }
 
     /// <summary>The option is not one this benchmark knows.</summary>

@@ -253,7 +253,7 @@ internal sealed class ItemRegistry(IGrainFactory grains, FingerprintModel model,
         ReadChecked(extracted, index, static (bytes, model) => Fingerprint.FromBytes(bytes, model));
 
     private FingerprintSummary Summarise(ExtractedFingerprint extracted, int index) =>
-        ReadChecked(extracted, index, static (bytes, model) => Fingerprint.ReadSummary(bytes, model));
+        ReadChecked(extracted, index, (bytes, model) => Fingerprint.ReadSummary(bytes, model, steeredViews: options.IndexSteeredViews));
 
     private T ReadChecked<T>(ExtractedFingerprint extracted, int index, Func<byte[], FingerprintModel, T> read)
     {

@@ -158,6 +158,7 @@ public sealed class EngineTests(EngineFixture fx, ITestOutputHelper output)
             Assert.Equal(views.Length, summary.SetGlobalVectors.Length);
             for (var v = 0; v < views.Length; v++) Assert.True(views[v].SequenceEqual(summary.SetGlobalVectors[v]), $"view {v}");
             Assert.True(summary.SetGlobalVectors[0].SequenceEqual(summary.GlobalVector));
+            Assert.True(Assert.Single(Fingerprint.ReadSummary(bytes, fx.Model, steeredViews: false).SetGlobalVectors).SequenceEqual(summary.GlobalVector));
             if (views.Length > 1) Assert.True(System.Numerics.Tensors.TensorPrimitives.Dot(views[0], views[1]) < 0.999f, "a steered view equals the upright one");
             Assert.All(views, v => Assert.Equal(1f, System.Numerics.Tensors.TensorPrimitives.Norm(v), 1e-4f));
             // The global vectors (8 KB each) and the keypoint maps, not the descriptors (≥ 128 KB even for a probe).

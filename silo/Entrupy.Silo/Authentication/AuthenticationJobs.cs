@@ -79,8 +79,7 @@ internal sealed class AuthenticationJobsGrain([PersistentState("jobs")] IPersist
     /// <summary>Grain type of the journal records in the grain storage.</summary>
     internal const string JournalGrainType = "authjobsjournal";
 
-    // In memory only: a restarted silo has no runner holding anything, so every job is free to take again.
-    private readonly Dictionary<string, DateTimeOffset> leasedUntil = [];
+    private readonly DueLeases<AuthenticationJob> leases = new(j => j.Id, j => j.NextAttemptAt, j => j.CreatedAt);
     private JournaledState<AuthenticationJobsState, AuthenticationJobChange> journal = null!;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -101,21 +100,12 @@ internal sealed class AuthenticationJobsGrain([PersistentState("jobs")] IPersist
 
     public Task<bool> Contains(string jobId) => Task.FromResult(state.State.Jobs.Exists(j => j.Id == jobId));
 
-    public Task<AuthenticationJob[]> LeaseDue(DateTimeOffset now, int max, TimeSpan leaseFor)
-    {
-        var due = state.State.Jobs
-            .Where(j => j.NextAttemptAt <= now && (!leasedUntil.TryGetValue(j.Id, out var until) || until <= now))
-            .OrderBy(j => j.NextAttemptAt)
-            .ThenBy(j => j.CreatedAt)
-            .Take(max)
-            .ToArray();
-        foreach (var j in due) leasedUntil[j.Id] = now + leaseFor;
-        return Task.FromResult(due);
-    }
+    public Task<AuthenticationJob[]> LeaseDue(DateTimeOffset now, int max, TimeSpan leaseFor) =>
+        Task.FromResult(leases.LeaseDue(state.State.Jobs, now, max, leaseFor));
 
     public Task Reschedule(string jobId, DateTimeOffset nextAttemptAt, string error)
     {
-        leasedUntil.Remove(jobId);
+        leases.Release(jobId);
         return state.State.Jobs.Exists(j => j.Id == jobId)
             ? journal.ChangeAsync(new AuthenticationJobChange(Rescheduled: jobId, NextAttemptAt: nextAttemptAt, Error: error))
             : Task.CompletedTask;
@@ -123,7 +113,7 @@ internal sealed class AuthenticationJobsGrain([PersistentState("jobs")] IPersist
 
     public Task Remove(string jobId)
     {
-        leasedUntil.Remove(jobId);
+        leases.Release(jobId);
         return state.State.Jobs.Exists(j => j.Id == jobId) ? journal.ChangeAsync(new AuthenticationJobChange(Removed: jobId)) : Task.CompletedTask;
     }
 

@@ -52,7 +52,7 @@ internal sealed class WebhookOutboxGrain([PersistentState("outbox")] IPersistent
     /// <summary>Grain type of the journal records in the grain storage.</summary>
     internal const string JournalGrainType = "webhookoutboxjournal";
 
-    private readonly Dictionary<string, DateTimeOffset> leasedUntil = [];
+    private readonly DueLeases<OutboxEntry> leases = new(e => e.Id, e => e.NextAttemptAt);
     private JournaledState<OutboxState, OutboxChange> journal = null!;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -67,20 +67,12 @@ internal sealed class WebhookOutboxGrain([PersistentState("outbox")] IPersistent
     public Task Enqueue(OutboxEntry[] entries) =>
         entries.Length == 0 ? Task.CompletedTask : journal.ChangeAsync(new OutboxChange(Enqueued: entries));
 
-    public Task<OutboxEntry[]> LeaseDue(DateTimeOffset now, int max, TimeSpan leaseFor)
-    {
-        var due = state.State.Pending
-            .Where(e => e.NextAttemptAt <= now && (!leasedUntil.TryGetValue(e.Id, out var until) || until <= now))
-            .OrderBy(e => e.NextAttemptAt)
-            .Take(max)
-            .ToArray();
-        foreach (var e in due) leasedUntil[e.Id] = now + leaseFor;
-        return Task.FromResult(due);
-    }
+    public Task<OutboxEntry[]> LeaseDue(DateTimeOffset now, int max, TimeSpan leaseFor) =>
+        Task.FromResult(leases.LeaseDue(state.State.Pending, now, max, leaseFor));
 
     public Task Reschedule(string entryId, DateTimeOffset nextAttemptAt)
     {
-        leasedUntil.Remove(entryId);
+        leases.Release(entryId);
         return state.State.Pending.Exists(e => e.Id == entryId)
             ? journal.ChangeAsync(new OutboxChange(Rescheduled: entryId, NextAttemptAt: nextAttemptAt))
             : Task.CompletedTask;
@@ -88,7 +80,7 @@ internal sealed class WebhookOutboxGrain([PersistentState("outbox")] IPersistent
 
     public Task Remove(string entryId)
     {
-        leasedUntil.Remove(entryId);
+        leases.Release(entryId);
         return state.State.Pending.Exists(e => e.Id == entryId) ? journal.ChangeAsync(new OutboxChange(Removed: entryId)) : Task.CompletedTask;
     }
 

@@ -293,11 +293,25 @@ def compare(a: dict, b: dict, cfg: dict = CONFIG) -> float:
     return max(compare_one(a, dict(pts=b["pts"], desc=d), cfg) for d in sets)
 
 
+def code_similarity(probe: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
+    """Descriptor similarities as the C# matcher computes them, on integer codes: the enrolled side as the record
+    stores it (round(v * 255), 0..255), each probe row as signed codes round(v * 127 / max|v|) with the factor
+    max|v| / (127 * 255) that turns the exact integer dot product back into a similarity (float32 throughout)."""
+    enrolled_codes = np.clip(np.round(enrolled.astype(np.float32) * np.float32(255)), 0, 255).astype(np.int32)
+    probe = probe.astype(np.float32)
+    largest = np.abs(probe).max(1) if len(probe) else np.zeros(0, np.float32)
+    live = (largest > 0) & np.isfinite(largest)
+    to_code = np.where(live, np.float32(127) / np.where(live, largest, np.float32(1)), np.float32(0)).astype(np.float32)
+    probe_codes = np.clip(np.round(probe * to_code[:, None]), -127, 127).astype(np.int32)
+    scale = np.where(live, largest / np.float32(127 * 255), np.float32(0)).astype(np.float32)
+    return (probe_codes @ enrolled_codes.T).astype(np.float32) * scale[:, None]
+
+
 def compare_one(a: dict, b: dict, cfg: dict = CONFIG) -> float:
     """Score = RANSAC similarity inlier count among mutual nearest-neighbour matches (higher = same spot)."""
     if len(a["desc"]) < 2 or len(b["desc"]) < 2:
         return 0.0
-    sim = a["desc"] @ b["desc"].T
+    sim = code_similarity(a["desc"], b["desc"])
     j = sim.argmax(1)
     i = sim.argmax(0)
     ia = np.nonzero(i[j] == np.arange(len(j)))[0]

@@ -19,12 +19,8 @@ public sealed class Fingerprint
     /// <summary>Version 1 of the layout: float32 descriptors (still read).</summary>
     internal const byte FloatFormatVersion = 1;
 
-    // RootSIFT components lie in [0, 1]: code = round(v × 255). The rounding error (≤ 0.002 per component) moves a
-    // descriptor dot product by about 0.001, far below the margins the matcher decides on.
-    private const float DescriptorCodeScale = 255f;
-
-    // code / DescriptorCodeScale for every code, computed exactly as the per-value division was.
-    private static readonly float[] CodeValues = [.. Enumerable.Range(0, 256).Select(code => code / DescriptorCodeScale)];
+    // RootSIFT components lie in [0, 1]: code = round(v × 255) (DescriptorCodes.Encode). The rounding error (≤ 0.002
+    // per component) moves a descriptor dot product by about 0.001, far below the margins the matcher decides on.
 
     /// <summary>Descriptor length (4×4 cells × 8 orientations).</summary>
     public const int DescriptorLength = 128;
@@ -35,13 +31,14 @@ public sealed class Fingerprint
     private readonly byte[] mapX;
     private readonly byte[] mapY;
     private float[][]? sets;               // [set][PaddedCount * 128], row-major, zero rows after Count; for a record read
-                                           // as an enrolment, built from `transposed` only if asked for
+                                           // as an enrolment, decoded from `enrolledCodes` only if asked for
     private readonly float[] angles;
     private readonly float[] globalVector;
-    private float[][]? transposed;         // [set][128 * PaddedCount], the enrolled side of the kernel; built on first use
+    private byte[][]? enrolledCodes;       // [set], DescriptorCodes' interleaved 8-bit layout: the enrolled side of the kernel
+    private ProbeRows? probeRows;          // the upright set as the probe side of the kernel; built on first use
 
     internal Fingerprint(string modelId, string modelVersion, FingerprintPurpose purpose, byte[] mapX, byte[] mapY,
-        float[] angles, float[][]? sets, float[] globalVector, QualityReport quality, float[][]? transposed = null)
+        float[] angles, float[][]? sets, float[] globalVector, QualityReport quality, byte[][]? enrolledCodes = null)
     {
         ModelId = modelId;
         ModelVersion = modelVersion;
@@ -50,7 +47,7 @@ public sealed class Fingerprint
         this.mapY = mapY;
         this.angles = angles;
         this.sets = sets;
-        this.transposed = transposed;
+        this.enrolledCodes = enrolledCodes;
         this.globalVector = globalVector;
         Quality = quality;
     }
@@ -115,43 +112,46 @@ public sealed class Fingerprint
     internal float[] PaddedSet(int set) => RowMajorSets()[set];
     internal int SetCount => angles.Length;
 
-    /// <summary>Descriptor sets transposed to [128][PaddedCount] (enrolled side of the kernel); cached.</summary>
-    internal float[][] TransposedSets()
+    /// <summary>Every descriptor set as 8-bit codes in the kernel's interleaved layout (enrolled side); cached.</summary>
+    internal byte[][] EnrolledCodes()
     {
-        var cached = Volatile.Read(ref transposed);
+        var cached = Volatile.Read(ref enrolledCodes);
         if (cached is not null) return cached;
-        var result = Relayout(sets!, toColumns: true); // one of the two layouts always exists
+        var rowMajor = sets!; // one of the two forms always exists
+        var result = new byte[rowMajor.Length][];
+        for (var s = 0; s < result.Length; s++) result[s] = DescriptorCodes.EncodeEnrolled(rowMajor[s], KeypointCount, PaddedCount);
         // Racing threads build identical arrays; whichever lands first is kept.
-        return Interlocked.CompareExchange(ref transposed, result, null) ?? result;
+        return Interlocked.CompareExchange(ref enrolledCodes, result, null) ?? result;
     }
 
-    /// <summary>Descriptor sets row-major, [PaddedCount][128]; for a record read as an enrolment, built from the transposed layout on first use.</summary>
+    /// <summary>The upright set as signed codes with per-row factors (probe side of the kernel), rows padded; cached.</summary>
+    internal ProbeRows ProbeCodes()
+    {
+        var cached = Volatile.Read(ref probeRows);
+        if (cached is not null) return cached;
+        var result = DescriptorCodes.EncodeProbe(RowMajorSets()[UprightSet], KeypointCount, PaddedCount);
+        return Interlocked.CompareExchange(ref probeRows, result, null) ?? result;
+    }
+
+    /// <summary>Descriptor sets row-major, [PaddedCount][128]; for a record read as an enrolment, decoded from its codes on first use.</summary>
     private float[][] RowMajorSets()
     {
         var cached = Volatile.Read(ref sets);
         if (cached is not null) return cached;
-        var result = Relayout(transposed!, toColumns: false);
-        return Interlocked.CompareExchange(ref sets, result, null) ?? result;
-    }
-
-    /// <summary>Row-major [PaddedCount][128] sets to [128][PaddedCount] (<paramref name="toColumns"/>) or back.</summary>
-    private float[][] Relayout(float[][] from, bool toColumns)
-    {
+        var codes = enrolledCodes!;
         var padded = PaddedCount;
-        var result = new float[from.Length][];
-        for (var s = 0; s < from.Length; s++)
+        var result = new float[codes.Length][];
+        Span<byte> row = stackalloc byte[DescriptorLength];
+        for (var s = 0; s < codes.Length; s++)
         {
-            var src = from[s];
-            var dst = result[s] = new float[padded * DescriptorLength];
+            var target = result[s] = new float[padded * DescriptorLength];
             for (var j = 0; j < KeypointCount; j++)
-                for (var k = 0; k < DescriptorLength; k++)
-                {
-                    int row = j * DescriptorLength + k, column = k * padded + j;
-                    if (toColumns) dst[column] = src[row];
-                    else dst[row] = src[column];
-                }
+            {
+                DescriptorCodes.ReadEnrolledRow(codes[s], padded, j, row);
+                for (var k = 0; k < DescriptorLength; k++) target[j * DescriptorLength + k] = DescriptorCodes.Decode(row[k]);
+            }
         }
-        return result;
+        return Interlocked.CompareExchange(ref sets, result, null) ?? result;
     }
 
     internal static int PadRows(int count) => Math.Max(RowPadding, (count + RowPadding - 1) / RowPadding * RowPadding);
@@ -179,8 +179,18 @@ public sealed class Fingerprint
         w.Int32(Quality.Width); w.Int32(Quality.Height);
         w.Double(Quality.Focus); w.Double(Quality.Mean); w.Double(Quality.Contrast); w.Double(Quality.Clipped);
         w.Bytes(mapX); w.Bytes(mapY);
-        foreach (var set in RowMajorSets())
-            for (var i = 0; i < k * DescriptorLength; i++) w.Byte((byte)Math.Clamp(MathF.Round(set[i] * DescriptorCodeScale), 0f, 255f));
+        if (Volatile.Read(ref enrolledCodes) is { } codes)
+        {
+            // Read back as an enrolment: its codes are the record's own, written again as they are.
+            Span<byte> row = stackalloc byte[DescriptorLength];
+            foreach (var set in codes)
+                for (var j = 0; j < k; j++) { DescriptorCodes.ReadEnrolledRow(set, PaddedCount, j, row); w.Bytes(row); }
+        }
+        else
+        {
+            foreach (var set in RowMajorSets())
+                for (var i = 0; i < k * DescriptorLength; i++) w.Byte(DescriptorCodes.Encode(set[i]));
+        }
         w.UInt16((ushort)globalVector.Length);
         foreach (var v in globalVector) w.Single(v);
         return buffer;
@@ -230,47 +240,36 @@ public sealed class Fingerprint
             var mapX = r.Bytes(k).ToArray();
             var mapY = r.Bytes(k).ToArray();
             var padded = PadRows(k);
-            // An enrolment read back is the enrolled side of compares, which only uses the transposed layout: parse
-            // straight into it (half the memory an activation keeps, no transposing pass).
+            // An enrolment read back is the enrolled side of compares, which multiplies its 8-bit codes as they are:
+            // keep them (interleaved for the kernel), a quarter of the memory of floats; floats only if asked for.
             var enrolled = purpose == FingerprintPurpose.Enrolment;
-            float[][]? layout = null;
+            float[][]? rowMajor = null;
+            byte[][]? codeSets = null;
             float[][]? steeredVectors = null;
             if (descriptors)
             {
-                layout = new float[setCount][];
+                // Format 1's floats are kept as they are (an enrolment's codes are made from them on first use).
+                if (enrolled && format == FormatVersion) codeSets = new byte[setCount][];
+                else rowMajor = new float[setCount][];
                 for (var s = 0; s < setCount; s++)
                 {
-                    // Every value is written below except the zero padding: not clearing the whole array first saves
-                    // a pass over ~130 KB per set (perf: memset was most of a cold compare's record loading).
-                    var target = layout[s] = GC.AllocateUninitializedArray<float>(padded * DescriptorLength);
-                    if (enrolled)
-                        for (var c = 0; c < DescriptorLength; c++) target.AsSpan(c * padded + k, padded - k).Clear();
-                    else
-                        target.AsSpan(k * DescriptorLength).Clear();
                     if (format == FloatFormatVersion)
                     {
-                        for (var j = 0; j < k; j++)
-                            for (var c = 0; c < DescriptorLength; c++)
-                                target[enrolled ? c * padded + j : j * DescriptorLength + c] = r.Single();
+                        var values = rowMajor![s] = new float[padded * DescriptorLength];
+                        for (var i = 0; i < k * DescriptorLength; i++) values[i] = r.Single();
+                    }
+                    else if (enrolled)
+                    {
+                        codeSets![s] = DescriptorCodes.InterleaveEnrolled(r.Bytes(k * DescriptorLength), k, padded);
                     }
                     else
                     {
-                        // The set's codes as one block (a 32 KB slice, in L1), decoded through a table of the exact
-                        // code / 255f values: one pass, no per-byte reader calls. Transposing walks the block by column
-                        // and writes each output row in order.
+                        // Every value is written below except the zero padding: not clearing the whole array first
+                        // saves a pass over it.
+                        var target = rowMajor![s] = GC.AllocateUninitializedArray<float>(padded * DescriptorLength);
+                        target.AsSpan(k * DescriptorLength).Clear();
                         var codes = r.Bytes(k * DescriptorLength);
-                        if (enrolled)
-                        {
-                            for (var c = 0; c < DescriptorLength; c++)
-                            {
-                                var row = target.AsSpan(c * padded, k);
-                                for (var j = 0; j < row.Length; j++) row[j] = CodeValues[codes[j * DescriptorLength + c]];
-                            }
-                        }
-                        else
-                        {
-                            for (var i = 0; i < codes.Length; i++) target[i] = CodeValues[codes[i]];
-                        }
+                        for (var i = 0; i < codes.Length; i++) target[i] = DescriptorCodes.Decode(codes[i]);
                     }
                 }
             }
@@ -300,7 +299,7 @@ public sealed class Fingerprint
                         else
                         {
                             var codes = r.Bytes(rows.Length);
-                            for (var i = 0; i < rows.Length; i++) rows[i] = CodeValues[codes[i]];
+                            for (var i = 0; i < rows.Length; i++) rows[i] = DescriptorCodes.Decode(codes[i]);
                         }
                         steeredVectors[s] = RecordBuilder.GlobalVector(rows, k, model.Codebook, model.VladMean, DescriptorLength, scratch);
                     }
@@ -318,10 +317,8 @@ public sealed class Fingerprint
             {
                 SetGlobalVectors = steeredVectors is null ? [global] : [global, .. steeredVectors.Where(v => v is not null)],
             };
-            if (layout is null) return (null, summary);
-            return (enrolled
-                ? new Fingerprint(id, version, purpose, mapX, mapY, angles, null, global, quality, transposed: layout)
-                : new Fingerprint(id, version, purpose, mapX, mapY, angles, layout, global, quality), summary);
+            if (!descriptors) return (null, summary);
+            return (new Fingerprint(id, version, purpose, mapX, mapY, angles, rowMajor, global, quality, codeSets), summary);
         }
         catch (ArgumentOutOfRangeException ex)
         {
@@ -334,7 +331,7 @@ public sealed class Fingerprint
         private readonly Span<byte> buffer = buffer;
         private int position;
         public void Byte(byte v) => buffer[position++] = v;
-        public void Bytes(ReadOnlySpan<byte> v) { v.CopyTo(buffer[position..]); position += v.Length; }
+        public void Bytes(scoped ReadOnlySpan<byte> v) { v.CopyTo(buffer[position..]); position += v.Length; }
         public void UInt16(ushort v) { BinaryPrimitives.WriteUInt16LittleEndian(buffer[position..], v); position += 2; }
         public void Int32(int v) { BinaryPrimitives.WriteInt32LittleEndian(buffer[position..], v); position += 4; }
         public void Single(float v) { BinaryPrimitives.WriteSingleLittleEndian(buffer[position..], v); position += 4; }

@@ -5,159 +5,102 @@ using System.Runtime.Intrinsics.X86;
 namespace Entrupy.Fingerprinting;
 
 /// <summary>
-/// Mutual-nearest-neighbour search over all probe × enrolled descriptor dot products without storing the
-/// similarity matrix: a register-blocked SIMD micro-kernel (4 probe rows × 16 or 32 enrolled columns, FMA) that
-/// tracks each row's and each column's maximum and first arg-max as it goes.
+/// Mutual-nearest-neighbour search over all probe × enrolled descriptor similarities without storing the similarity
+/// matrix: a register-blocked integer micro-kernel (signed 7-bit probe codes × unsigned 8-bit enrolled codes, see
+/// <see cref="DescriptorCodes"/>) that turns each block's exact dot products into similarities with the probe row's
+/// factor and tracks each row's and each column's maximum and first arg-max as it goes.
 /// </summary>
+/// <remarks>
+/// Variants: AVX-VNNI (<c>vpdpbusd</c>: 32 multiply-adds per instruction, twice an AVX-512 float FMA's 16, on a
+/// quarter of the bytes), AVX2 (<c>vpmaddwd</c> on widened codes) and scalar. Integer sums are exact and the
+/// conversion to a similarity is the same float multiply in each, so all three give bit-identical results.
+/// </remarks>
 internal static class SimilarityKernel
 {
     private const int Dim = Fingerprint.DescriptorLength;
+    private const int Groups = DescriptorCodes.Groups;
     private const int RowBlock = 4;
 
-    /// <param name="probe">Probe descriptors, row-major [paddedRows × 128] (zero rows after probeCount).</param>
+    /// <param name="probe">Probe codes, row-major [rows × 128], rows padded to a multiple of 4 with zero rows.</param>
+    /// <param name="probeScale">Per probe row: integer dot product → similarity.</param>
     /// <param name="probeCount">Real probe rows.</param>
-    /// <param name="enrolledT">Enrolled descriptors transposed [128 × enrolledPadded].</param>
+    /// <param name="enrolled">Enrolled codes in the interleaved layout of <see cref="DescriptorCodes"/>.</param>
     /// <param name="enrolledPadded">Padded enrolled row count (multiple of 32).</param>
     /// <param name="rowArg">Per probe row: first column of the row maximum.</param>
-    /// <param name="rowMax">Per probe row: the maximum.</param>
+    /// <param name="rowMax">Per probe row: the maximum similarity.</param>
     /// <param name="colArg">Per enrolled column (padded length): first row of the column maximum.</param>
-    public static void Run(float[] probe, int probeCount, float[] enrolledT, int enrolledPadded,
+    public static void Run(sbyte[] probe, float[] probeScale, int probeCount, byte[] enrolled, int enrolledPadded,
         Span<int> rowArg, Span<float> rowMax, Span<int> colArg)
     {
         Span<float> colMax = stackalloc float[enrolledPadded];
         colMax.Fill(float.NegativeInfinity);
         colArg[..enrolledPadded].Clear();
-        if (Vector512.IsHardwareAccelerated)
-            Run512(probe, probeCount, enrolledT, enrolledPadded, rowArg, rowMax, colArg, colMax);
-        else if (Vector256.IsHardwareAccelerated)
-            Run256(probe, probeCount, enrolledT, enrolledPadded, rowArg, rowMax, colArg, colMax);
+        if (AvxVnni.IsSupported)
+            RunVnni(probe, probeScale, probeCount, enrolled, enrolledPadded, rowArg, rowMax, colArg, colMax);
+        else if (Avx2.IsSupported)
+            RunAvx2(probe, probeScale, probeCount, enrolled, enrolledPadded, rowArg, rowMax, colArg, colMax);
         else
-            RunScalar(probe, probeCount, enrolledT, enrolledPadded, rowArg, rowMax, colArg, colMax);
+            RunScalar(probe, probeScale, probeCount, enrolled, enrolledPadded, rowArg, rowMax, colArg, colMax);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Fma512(Vector512<float> a, Vector512<float> b, Vector512<float> c) =>
-        Avx512F.IsSupported ? Avx512F.FusedMultiplyAdd(a, b, c) : a * b + c;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Fma256(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
-        Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
-
-    internal static unsafe void Run512(float[] probe, int probeCount, float[] enrolledT, int ePad,
+    internal static unsafe void RunVnni(sbyte[] probe, float[] probeScale, int probeCount, byte[] enrolled, int ePad,
         Span<int> rowArg, Span<float> rowMax, Span<int> colArg, Span<float> colMax)
     {
-        // 8 probe rows x 32 enrolled columns: 16 zmm accumulators, 2 column loads + 8 broadcasts per 16 FMAs.
-        const int W = 16, Rows = 8;
-        var lane = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        var rowMaxV = stackalloc Vector512<float>[Rows];
-        var rowArgV = stackalloc Vector512<int>[Rows];
-        fixed (float* p = probe)
-        fixed (float* e = enrolledT)
-        fixed (float* cm = colMax)
-        fixed (int* ca = colArg)
-        {
-            for (var i0 = 0; i0 < probeCount; i0 += Rows)
-            {
-                for (var r = 0; r < Rows; r++) { rowMaxV[r] = Vector512.Create(float.NegativeInfinity); rowArgV[r] = Vector512<int>.Zero; }
-                var p0 = p + i0 * Dim;
-                var rows = Math.Min(Rows, probeCount - i0);
-                for (var j0 = 0; j0 < ePad; j0 += 2 * W)
-                {
-                    Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default,
-                        a20 = default, a21 = default, a30 = default, a31 = default,
-                        a40 = default, a41 = default, a50 = default, a51 = default,
-                        a60 = default, a61 = default, a70 = default, a71 = default;
-                    var ep = e + j0;
-                    for (var k = 0; k < Dim; k++, ep += ePad)
-                    {
-                        var e0 = Vector512.Load(ep);
-                        var e1 = Vector512.Load(ep + W);
-                        var pk = p0 + k;
-                        var b = Vector512.Create(pk[0]); a00 = Fma512(b, e0, a00); a01 = Fma512(b, e1, a01);
-                        b = Vector512.Create(pk[Dim]); a10 = Fma512(b, e0, a10); a11 = Fma512(b, e1, a11);
-                        b = Vector512.Create(pk[2 * Dim]); a20 = Fma512(b, e0, a20); a21 = Fma512(b, e1, a21);
-                        b = Vector512.Create(pk[3 * Dim]); a30 = Fma512(b, e0, a30); a31 = Fma512(b, e1, a31);
-                        b = Vector512.Create(pk[4 * Dim]); a40 = Fma512(b, e0, a40); a41 = Fma512(b, e1, a41);
-                        b = Vector512.Create(pk[5 * Dim]); a50 = Fma512(b, e0, a50); a51 = Fma512(b, e1, a51);
-                        b = Vector512.Create(pk[6 * Dim]); a60 = Fma512(b, e0, a60); a61 = Fma512(b, e1, a61);
-                        b = Vector512.Create(pk[7 * Dim]); a70 = Fma512(b, e0, a70); a71 = Fma512(b, e1, a71);
-                    }
-                    var idx0 = lane + Vector512.Create(j0);
-                    var idx1 = idx0 + Vector512.Create(W);
-                    // Rows in ascending order with strict '>' keep the first arg-max, as numpy's argmax does.
-                    Update512(0, i0, a00, a01, idx0, idx1, cm + j0, ca + j0, rowMaxV, rowArgV);
-                    if (rows > 1) Update512(1, i0, a10, a11, idx0, idx1, cm + j0, ca + j0, rowMaxV, rowArgV);
-                    if (rows > 2) Update512(2, i0, a20, a21, idx0, idx1, cm + j0, ca + j0, rowMaxV, rowArgV);
-                    if (rows > 3) Update512(3, i0, a30, a31, idx0, idx1, cm + j0, ca + j0, rowMaxV, rowArgV);
-                    if (rows > 4) Update512(4, i0, a40, a41, idx0, idx1, cm + j0, ca + j0, rowMaxV, rowArgV);
-                    if (rows > 5) Update512(5, i0, a50, a51, idx0, idx1, cm + j0, ca + j0, rowMaxV, rowArgV);
-                    if (rows > 6) Update512(6, i0, a60, a61, idx0, idx1, cm + j0, ca + j0, rowMaxV, rowArgV);
-                    if (rows > 7) Update512(7, i0, a70, a71, idx0, idx1, cm + j0, ca + j0, rowMaxV, rowArgV);
-                }
-                for (var r = 0; r < rows; r++)
-                    (rowMax[i0 + r], rowArg[i0 + r]) = Reduce(rowMaxV[r], rowArgV[r]);
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Update512(int r, int i0, Vector512<float> s0, Vector512<float> s1, Vector512<int> idx0, Vector512<int> idx1,
-        float* colMax, int* colArg, Vector512<float>* rowMaxV, Vector512<int>* rowArgV)
-    {
-        var m0 = Vector512.GreaterThan(s0, rowMaxV[r]);
-        rowMaxV[r] = Vector512.ConditionalSelect(m0, s0, rowMaxV[r]);
-        rowArgV[r] = Vector512.ConditionalSelect(m0.AsInt32(), idx0, rowArgV[r]);
-        var m1 = Vector512.GreaterThan(s1, rowMaxV[r]);
-        rowMaxV[r] = Vector512.ConditionalSelect(m1, s1, rowMaxV[r]);
-        rowArgV[r] = Vector512.ConditionalSelect(m1.AsInt32(), idx1, rowArgV[r]);
-        var row = Vector512.Create(i0 + r);
-        var c0 = Vector512.Load(colMax);
-        var n0 = Vector512.GreaterThan(s0, c0);
-        Vector512.ConditionalSelect(n0, s0, c0).Store(colMax);
-        Vector512.ConditionalSelect(n0.AsInt32(), row, Vector512.Load(colArg)).Store(colArg);
-        var c1 = Vector512.Load(colMax + 16);
-        var n1 = Vector512.GreaterThan(s1, c1);
-        Vector512.ConditionalSelect(n1, s1, c1).Store(colMax + 16);
-        Vector512.ConditionalSelect(n1.AsInt32(), row, Vector512.Load(colArg + 16)).Store(colArg + 16);
-    }
-
-    internal static unsafe void Run256(float[] probe, int probeCount, float[] enrolledT, int ePad,
-        Span<int> rowArg, Span<float> rowMax, Span<int> colArg, Span<float> colMax)
-    {
+        // 4 probe rows × 16 enrolled columns: 8 accumulators, 2 column loads + 4 broadcasts per 8 vpdpbusd (VEX
+        // encoding: 16 ymm registers in all).
         const int W = 8;
         var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
         var rowMaxV = stackalloc Vector256<float>[RowBlock];
         var rowArgV = stackalloc Vector256<int>[RowBlock];
-        fixed (float* p = probe)
-        fixed (float* e = enrolledT)
+        fixed (sbyte* p = probe)
+        fixed (byte* e = enrolled)
         fixed (float* cm = colMax)
         fixed (int* ca = colArg)
         {
             for (var i0 = 0; i0 < probeCount; i0 += RowBlock)
             {
                 for (var r = 0; r < RowBlock; r++) { rowMaxV[r] = Vector256.Create(float.NegativeInfinity); rowArgV[r] = Vector256<int>.Zero; }
-                float* p0 = p + i0 * Dim, p1 = p0 + Dim, p2 = p1 + Dim, p3 = p2 + Dim;
+                var p0 = (int*)(p + i0 * Dim);
+                int* p1 = p0 + Groups, p2 = p1 + Groups, p3 = p2 + Groups;
                 var rows = Math.Min(RowBlock, probeCount - i0);
+                var scale0 = Vector256.Create(probeScale[i0]);
+                var scale1 = Vector256.Create(probeScale[i0 + 1]);
+                var scale2 = Vector256.Create(probeScale[i0 + 2]);
+                var scale3 = Vector256.Create(probeScale[i0 + 3]);
                 for (var j0 = 0; j0 < ePad; j0 += 2 * W)
                 {
-                    Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default,
+                    Vector256<int> a00 = default, a01 = default, a10 = default, a11 = default,
                         a20 = default, a21 = default, a30 = default, a31 = default;
-                    var ep = e + j0;
-                    for (var k = 0; k < Dim; k++, ep += ePad)
+                    var ep = e + j0 * DescriptorCodes.GroupWidth;
+                    for (var g = 0; g < Groups; g++, ep += ePad * DescriptorCodes.GroupWidth)
                     {
                         var e0 = Vector256.Load(ep);
-                        var e1 = Vector256.Load(ep + W);
-                        var b = Vector256.Create(p0[k]); a00 = Fma256(b, e0, a00); a01 = Fma256(b, e1, a01);
-                        b = Vector256.Create(p1[k]); a10 = Fma256(b, e0, a10); a11 = Fma256(b, e1, a11);
-                        b = Vector256.Create(p2[k]); a20 = Fma256(b, e0, a20); a21 = Fma256(b, e1, a21);
-                        b = Vector256.Create(p3[k]); a30 = Fma256(b, e0, a30); a31 = Fma256(b, e1, a31);
+                        var e1 = Vector256.Load(ep + 32);
+                        var b = Vector256.Create(p0[g]).AsSByte(); a00 = AvxVnni.MultiplyWideningAndAdd(a00, e0, b); a01 = AvxVnni.MultiplyWideningAndAdd(a01, e1, b);
+                        b = Vector256.Create(p1[g]).AsSByte(); a10 = AvxVnni.MultiplyWideningAndAdd(a10, e0, b); a11 = AvxVnni.MultiplyWideningAndAdd(a11, e1, b);
+                        b = Vector256.Create(p2[g]).AsSByte(); a20 = AvxVnni.MultiplyWideningAndAdd(a20, e0, b); a21 = AvxVnni.MultiplyWideningAndAdd(a21, e1, b);
+                        b = Vector256.Create(p3[g]).AsSByte(); a30 = AvxVnni.MultiplyWideningAndAdd(a30, e0, b); a31 = AvxVnni.MultiplyWideningAndAdd(a31, e1, b);
                     }
                     var idx0 = lane + Vector256.Create(j0);
                     var idx1 = idx0 + Vector256.Create(W);
-                    Update256(0, i0, a00, a01, idx0, idx1, cm + j0, ca + j0, rowMaxV, rowArgV);
-                    if (rows > 1) Update256(1, i0, a10, a11, idx0, idx1, cm + j0, ca + j0, rowMaxV, rowArgV);
-                    if (rows > 2) Update256(2, i0, a20, a21, idx0, idx1, cm + j0, ca + j0, rowMaxV, rowArgV);
-                    if (rows > 3) Update256(3, i0, a30, a31, idx0, idx1, cm + j0, ca + j0, rowMaxV, rowArgV);
+                    // Rows in ascending order with strict '>' keep the first arg-max, as numpy's argmax does.
+                    Update(0, i0, Similarity(a00, scale0), idx0, cm + j0, ca + j0, rowMaxV, rowArgV);
+                    Update(0, i0, Similarity(a01, scale0), idx1, cm + j0 + W, ca + j0 + W, rowMaxV, rowArgV);
+                    if (rows > 1)
+                    {
+                        Update(1, i0, Similarity(a10, scale1), idx0, cm + j0, ca + j0, rowMaxV, rowArgV);
+                        Update(1, i0, Similarity(a11, scale1), idx1, cm + j0 + W, ca + j0 + W, rowMaxV, rowArgV);
+                    }
+                    if (rows > 2)
+                    {
+                        Update(2, i0, Similarity(a20, scale2), idx0, cm + j0, ca + j0, rowMaxV, rowArgV);
+                        Update(2, i0, Similarity(a21, scale2), idx1, cm + j0 + W, ca + j0 + W, rowMaxV, rowArgV);
+                    }
+                    if (rows > 3)
+                    {
+                        Update(3, i0, Similarity(a30, scale3), idx0, cm + j0, ca + j0, rowMaxV, rowArgV);
+                        Update(3, i0, Similarity(a31, scale3), idx1, cm + j0 + W, ca + j0 + W, rowMaxV, rowArgV);
+                    }
                 }
                 for (var r = 0; r < rows; r++)
                     (rowMax[i0 + r], rowArg[i0 + r]) = Reduce(rowMaxV[r], rowArgV[r]);
@@ -165,28 +108,79 @@ internal static class SimilarityKernel
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Update256(int r, int i0, Vector256<float> s0, Vector256<float> s1, Vector256<int> idx0, Vector256<int> idx1,
-        float* colMax, int* colArg, Vector256<float>* rowMaxV, Vector256<int>* rowArgV)
+    internal static unsafe void RunAvx2(sbyte[] probe, float[] probeScale, int probeCount, byte[] enrolled, int ePad,
+        Span<int> rowArg, Span<float> rowMax, Span<int> colArg, Span<float> colMax)
     {
-        var m0 = Vector256.GreaterThan(s0, rowMaxV[r]);
-        rowMaxV[r] = Vector256.ConditionalSelect(m0, s0, rowMaxV[r]);
-        rowArgV[r] = Vector256.ConditionalSelect(m0.AsInt32(), idx0, rowArgV[r]);
-        var m1 = Vector256.GreaterThan(s1, rowMaxV[r]);
-        rowMaxV[r] = Vector256.ConditionalSelect(m1, s1, rowMaxV[r]);
-        rowArgV[r] = Vector256.ConditionalSelect(m1.AsInt32(), idx1, rowArgV[r]);
-        var row = Vector256.Create(i0 + r);
-        var c0 = Vector256.Load(colMax);
-        var n0 = Vector256.GreaterThan(s0, c0);
-        Vector256.ConditionalSelect(n0, s0, c0).Store(colMax);
-        Vector256.ConditionalSelect(n0.AsInt32(), row, Vector256.Load(colArg)).Store(colArg);
-        var c1 = Vector256.Load(colMax + 8);
-        var n1 = Vector256.GreaterThan(s1, c1);
-        Vector256.ConditionalSelect(n1, s1, c1).Store(colMax + 8);
-        Vector256.ConditionalSelect(n1.AsInt32(), row, Vector256.Load(colArg + 8)).Store(colArg + 8);
+        // 4 probe rows × 8 enrolled columns. A group's 32 bytes (4 dimensions of 8 columns) widen to two vectors of
+        // 16-bit codes; vpmaddwd with the row's 4 codes (widened, repeated) gives per column two partial sums, which
+        // one horizontal add per block joins.
+        const int W = 8;
+        var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        var rowMaxV = stackalloc Vector256<float>[RowBlock];
+        var rowArgV = stackalloc Vector256<int>[RowBlock];
+        var widened = stackalloc short[RowBlock * Dim]; // the row block's probe codes as 16-bit
+        fixed (sbyte* p = probe)
+        fixed (byte* e = enrolled)
+        fixed (float* cm = colMax)
+        fixed (int* ca = colArg)
+        {
+            for (var i0 = 0; i0 < probeCount; i0 += RowBlock)
+            {
+                for (var r = 0; r < RowBlock; r++) { rowMaxV[r] = Vector256.Create(float.NegativeInfinity); rowArgV[r] = Vector256<int>.Zero; }
+                for (var i = 0; i < RowBlock * Dim; i++) widened[i] = p[i0 * Dim + i];
+                var w = (long*)widened; // one 64-bit broadcast = a group's 4 codes of one row
+                var rows = Math.Min(RowBlock, probeCount - i0);
+                for (var j0 = 0; j0 < ePad; j0 += W)
+                {
+                    Vector256<int> a0l = default, a0h = default, a1l = default, a1h = default,
+                        a2l = default, a2h = default, a3l = default, a3h = default;
+                    var ep = e + j0 * DescriptorCodes.GroupWidth;
+                    for (var g = 0; g < Groups; g++, ep += ePad * DescriptorCodes.GroupWidth)
+                    {
+                        var lo = Avx2.ConvertToVector256Int16(ep);      // columns 0-3
+                        var hi = Avx2.ConvertToVector256Int16(ep + 16); // columns 4-7
+                        var b = Vector256.Create(w[g]).AsInt16(); a0l += Avx2.MultiplyAddAdjacent(lo, b); a0h += Avx2.MultiplyAddAdjacent(hi, b);
+                        b = Vector256.Create(w[Groups + g]).AsInt16(); a1l += Avx2.MultiplyAddAdjacent(lo, b); a1h += Avx2.MultiplyAddAdjacent(hi, b);
+                        b = Vector256.Create(w[2 * Groups + g]).AsInt16(); a2l += Avx2.MultiplyAddAdjacent(lo, b); a2h += Avx2.MultiplyAddAdjacent(hi, b);
+                        b = Vector256.Create(w[3 * Groups + g]).AsInt16(); a3l += Avx2.MultiplyAddAdjacent(lo, b); a3h += Avx2.MultiplyAddAdjacent(hi, b);
+                    }
+                    var idx = lane + Vector256.Create(j0);
+                    Update(0, i0, Similarity(JoinPairs(a0l, a0h), Vector256.Create(probeScale[i0])), idx, cm + j0, ca + j0, rowMaxV, rowArgV);
+                    if (rows > 1) Update(1, i0, Similarity(JoinPairs(a1l, a1h), Vector256.Create(probeScale[i0 + 1])), idx, cm + j0, ca + j0, rowMaxV, rowArgV);
+                    if (rows > 2) Update(2, i0, Similarity(JoinPairs(a2l, a2h), Vector256.Create(probeScale[i0 + 2])), idx, cm + j0, ca + j0, rowMaxV, rowArgV);
+                    if (rows > 3) Update(3, i0, Similarity(JoinPairs(a3l, a3h), Vector256.Create(probeScale[i0 + 3])), idx, cm + j0, ca + j0, rowMaxV, rowArgV);
+                }
+                for (var r = 0; r < rows; r++)
+                    (rowMax[i0 + r], rowArg[i0 + r]) = Reduce(rowMaxV[r], rowArgV[r]);
+            }
+        }
     }
 
-    internal static void RunScalar(float[] probe, int probeCount, float[] enrolledT, int ePad,
+    /// <summary>
+    /// Per-column sums from two vectors of pair sums (columns 0-3 and 4-7, two lanes each): the in-lane horizontal add
+    /// leaves the columns in order 0,1,4,5 | 2,3,6,7; swapping the middle 64-bit quarters restores 0-7.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> JoinPairs(Vector256<int> low, Vector256<int> high) =>
+        Avx2.Permute4x64(Avx2.HorizontalAdd(low, high).AsInt64(), 0b11_01_10_00).AsInt32();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Similarity(Vector256<int> dot, Vector256<float> scale) => Vector256.ConvertToSingle(dot) * scale;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Update(int r, int i0, Vector256<float> s, Vector256<int> idx, float* colMax, int* colArg,
+        Vector256<float>* rowMaxV, Vector256<int>* rowArgV)
+    {
+        var m = Vector256.GreaterThan(s, rowMaxV[r]);
+        rowMaxV[r] = Vector256.ConditionalSelect(m, s, rowMaxV[r]);
+        rowArgV[r] = Vector256.ConditionalSelect(m.AsInt32(), idx, rowArgV[r]);
+        var c = Vector256.Load(colMax);
+        var n = Vector256.GreaterThan(s, c);
+        Vector256.ConditionalSelect(n, s, c).Store(colMax);
+        Vector256.ConditionalSelect(n.AsInt32(), Vector256.Create(i0 + r), Vector256.Load(colArg)).Store(colArg);
+    }
+
+    internal static void RunScalar(sbyte[] probe, float[] probeScale, int probeCount, byte[] enrolled, int ePad,
         Span<int> rowArg, Span<float> rowMax, Span<int> colArg, Span<float> colMax)
     {
         for (var i = 0; i < probeCount; i++)
@@ -195,8 +189,10 @@ internal static class SimilarityKernel
             var bestJ = 0;
             for (var j = 0; j < ePad; j++)
             {
-                float s = 0;
-                for (var k = 0; k < Dim; k++) s += probe[i * Dim + k] * enrolledT[k * ePad + j];
+                var dot = 0;
+                for (var k = 0; k < Dim; k++)
+                    dot += probe[i * Dim + k] * enrolled[DescriptorCodes.EnrolledOffset(ePad, j, k / DescriptorCodes.GroupWidth) + k % DescriptorCodes.GroupWidth];
+                var s = dot * probeScale[i];
                 if (s > best) { best = s; bestJ = j; }
                 if (s > colMax[j]) { colMax[j] = s; colArg[j] = i; }
             }
@@ -205,32 +201,14 @@ internal static class SimilarityKernel
         }
     }
 
-    private static (float Max, int Arg) Reduce(Vector512<float> max, Vector512<int> arg)
-    {
-        Span<float> values = stackalloc float[16];
-        Span<int> indices = stackalloc int[16];
-        max.CopyTo(values);
-        arg.CopyTo(indices);
-        return Reduce(values, indices);
-    }
-
+    /// <summary>Lane maximum; among equal maxima the smallest column index (first arg-max).</summary>
     private static (float Max, int Arg) Reduce(Vector256<float> max, Vector256<int> arg)
     {
-        Span<float> values = stackalloc float[8];
-        Span<int> indices = stackalloc int[8];
-        max.CopyTo(values);
-        arg.CopyTo(indices);
-        return Reduce(values, indices);
-    }
-
-    /// <summary>Lane maximum; among equal maxima the smallest column index (first arg-max).</summary>
-    private static (float Max, int Arg) Reduce(ReadOnlySpan<float> values, ReadOnlySpan<int> indices)
-    {
-        var best = values[0];
-        var bestIndex = indices[0];
-        for (var l = 1; l < values.Length; l++)
+        var best = max[0];
+        var bestIndex = arg[0];
+        for (var l = 1; l < Vector256<float>.Count; l++)
         {
-            if (values[l] > best || (values[l] == best && indices[l] < bestIndex)) { best = values[l]; bestIndex = indices[l]; }
+            if (max[l] > best || (max[l] == best && arg[l] < bestIndex)) { best = max[l]; bestIndex = arg[l]; }
         }
         return (best, bestIndex);
     }

@@ -76,27 +76,33 @@ public sealed class EngineTests(EngineFixture fx, ITestOutputHelper output)
     }
 
     [Fact]
-    public void An_enrolment_read_back_keeps_one_descriptor_layout_not_two()
+    public void An_enrolment_read_back_keeps_its_8_bit_codes_not_floats()
     {
         var print = fx.Enrolled("g2.png");
         var bytes = print.ToBytes();
-        var oneLayout = (long)print.SetCount * Fingerprint.PadRows(print.KeypointCount) * Fingerprint.DescriptorLength * sizeof(float);
-        Fingerprint.FromBytes(bytes, fx.Model).TransposedSets(); // warm-up: nothing static is counted below
+        var padded = Fingerprint.PadRows(print.KeypointCount);
+        var codeBytes = (long)print.SetCount * padded * Fingerprint.DescriptorLength; // one byte per component
+        Fingerprint.FromBytes(bytes, fx.Model).EnrolledCodes(); // warm-up: nothing static is counted below
 
         var before = GC.GetAllocatedBytesForCurrentThread();
         var copy = Fingerprint.FromBytes(bytes, fx.Model);
-        var enrolledSide = copy.TransposedSets();
+        var enrolledSide = copy.EnrolledCodes();
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        // The record is parsed straight into the layout compares use; the row-major one is built only when asked for.
-        Assert.InRange(allocated, oneLayout, oneLayout + 64 * 1024);
-        Assert.Same(enrolledSide, copy.TransposedSets());
-        var padded = Fingerprint.PadRows(copy.KeypointCount);
+        // The record's codes go straight into the layout compares use; floats (4× the bytes) only when asked for.
+        Assert.InRange(allocated, codeBytes, codeBytes + 32 * 1024);
+        Assert.Same(enrolledSide, copy.EnrolledCodes());
+        // The fresh fingerprint encodes its floats to the very codes the record holds, so both score alike.
+        Assert.Equal(print.EnrolledCodes(), enrolledSide);
+        var row = new byte[Fingerprint.DescriptorLength];
         for (var s = 0; s < copy.SetCount; s++)
         {
-            var rows = copy.Descriptors(s); // row-major, rebuilt from the transposed layout on this first use
+            var values = copy.Descriptors(s); // row-major floats, decoded from the codes on this first use
             for (var j = 0; j < copy.KeypointCount; j++)
+            {
+                DescriptorCodes.ReadEnrolledRow(enrolledSide[s], padded, j, row);
                 for (var k = 0; k < Fingerprint.DescriptorLength; k++)
-                    Assert.Equal(rows[j * Fingerprint.DescriptorLength + k], enrolledSide[s][k * padded + j]);
+                    Assert.Equal(row[k] / 255f, values[j * Fingerprint.DescriptorLength + k]);
+            }
         }
         Assert.Equal(bytes, copy.ToBytes());
     }
@@ -104,8 +110,8 @@ public sealed class EngineTests(EngineFixture fx, ITestOutputHelper output)
     [Fact]
     public void Records_read_into_reused_memory_keep_their_padding_zero()
     {
-        // Arrays are allocated uninitialised and only the padding is cleared: dirty the heap with NaNs first, so a
-        // padding value left unwritten would show (and make every kernel sum NaN).
+        // Probe arrays are allocated uninitialised and only the padding is cleared: dirty the heap with NaNs first, so
+        // a padding value left unwritten would show (and make every kernel sum NaN).
         var enrolment = FirstKeypoints(fx.Enrolled("g2.png"), 100).ToBytes();
         var probe = FirstKeypoints(fx.Engine.Extract(fx.ImageBytes("p2.jpg"), FingerprintPurpose.Probe), 70).ToBytes();
         for (var round = 0; round < 20; round++)
@@ -113,11 +119,14 @@ public sealed class EngineTests(EngineFixture fx, ITestOutputHelper output)
             for (var i = 0; i < 8; i++) GC.KeepAlive(Enumerable.Repeat(float.NaN, 40_000).ToArray());
             var enrolled = Fingerprint.FromBytes(enrolment, fx.Model);
             var padded = Fingerprint.PadRows(enrolled.KeypointCount);
-            foreach (var set in enrolled.TransposedSets())
-                for (var c = 0; c < Fingerprint.DescriptorLength; c++)
-                    Assert.All(set.AsSpan(c * padded + enrolled.KeypointCount, padded - enrolled.KeypointCount).ToArray(), v => Assert.Equal(0f, v));
+            foreach (var set in enrolled.EnrolledCodes())
+                for (var j = enrolled.KeypointCount; j < padded; j++)
+                    for (var g = 0; g < DescriptorCodes.Groups; g++)
+                        Assert.All(set.AsSpan(DescriptorCodes.EnrolledOffset(padded, j, g), DescriptorCodes.GroupWidth).ToArray(), v => Assert.Equal(0, v));
             var probed = Fingerprint.FromBytes(probe, fx.Model);
             Assert.All(probed.PaddedSet(0).AsSpan(probed.KeypointCount * Fingerprint.DescriptorLength).ToArray(), v => Assert.Equal(0f, v));
+            var probeRows = probed.ProbeCodes();
+            Assert.All(probeRows.Codes.AsSpan(probed.KeypointCount * Fingerprint.DescriptorLength).ToArray(), v => Assert.Equal(0, v));
         }
     }
 

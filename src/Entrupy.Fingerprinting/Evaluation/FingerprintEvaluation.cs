@@ -48,6 +48,18 @@ public sealed record EvaluationReport
     /// <summary>False accepts of impostor pairs at the operating threshold.</summary>
     [JsonPropertyName("far_at_operating_threshold")] public double FarAtOperatingThreshold { get; init; }
 
+    /// <summary>Lowest genuine score (the margin above the operating threshold that genuine pairs keep).</summary>
+    [JsonPropertyName("genuine_score_min")] public double GenuineScoreMin { get; init; }
+
+    /// <summary>Genuine score at the 1st percentile.</summary>
+    [JsonPropertyName("genuine_score_p1")] public double GenuineScoreP1 { get; init; }
+
+    /// <summary>Highest impostor score (the margin below the operating threshold that impostor pairs keep).</summary>
+    [JsonPropertyName("impostor_score_max")] public double ImpostorScoreMax { get; init; }
+
+    /// <summary>Mean genuine score.</summary>
+    [JsonPropertyName("genuine_score_mean")] public double GenuineScoreMean { get; init; }
+
     /// <summary>Captures the quality gate rejected (they count as misses, never as matches).</summary>
     [JsonPropertyName("rejected_captures")] public int RejectedCaptures { get; init; }
 
@@ -152,6 +164,10 @@ public sealed class FingerprintEvaluation(FingerprintEngine engine, Action<strin
             OperatingThreshold = threshold,
             FrrAtOperatingThreshold = Round(MatchingMetrics.FalseRejectRate(genuine, threshold)),
             FarAtOperatingThreshold = Round(MatchingMetrics.FalseAcceptRate(impostorScores, threshold)),
+            GenuineScoreMin = genuine.DefaultIfEmpty().Min(),
+            GenuineScoreP1 = genuine.Length == 0 ? 0 : genuine.Order().ElementAt(genuine.Length / 100),
+            GenuineScoreMean = Round(genuine.DefaultIfEmpty().Average()),
+            ImpostorScoreMax = impostorScores.DefaultIfEmpty().Max(),
             RejectedCaptures = rejected,
             ComparesPerSecond = Math.Round((genuine.Length + impostorScores.LongLength) / compareTime.Elapsed.TotalSeconds),
             Seconds = Math.Round(total.Elapsed.TotalSeconds, 1),

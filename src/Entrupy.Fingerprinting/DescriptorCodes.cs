@@ -1,0 +1,97 @@
+namespace Entrupy.Fingerprinting;
+
+/// <summary>
+/// The integer forms of descriptors that <see cref="SimilarityKernel"/> multiplies. The enrolled side is the record's
+/// own 8-bit codes (value = code / 255, exactly what format 2 stores), interleaved four dimensions at a time so that one
+/// 32-byte load holds dimensions 4g..4g+3 of eight columns, the operand layout of VNNI's <c>vpdpbusd</c>. The probe
+/// side is signed 7-bit codes scaled per row to that row's largest component, with the factor that turns an integer dot
+/// product back into a similarity. Integer products are exact, so every kernel variant (VNNI, AVX2, scalar) computes
+/// bit-identical similarities.
+/// </summary>
+internal static class DescriptorCodes
+{
+    /// <summary>Enrolled code = round(value × this), clamped to 0–255: the record format's rule.</summary>
+    public const float EnrolledScale = 255f;
+
+    /// <summary>Probe codes span ±this at a row's largest component.</summary>
+    public const int ProbeRange = 127;
+
+    /// <summary>Dimensions per interleaved group (one 32-bit lane of <c>vpdpbusd</c>).</summary>
+    public const int GroupWidth = 4;
+
+    /// <summary>Interleaved groups per descriptor.</summary>
+    public const int Groups = Fingerprint.DescriptorLength / GroupWidth;
+
+    // code / EnrolledScale for every code, computed exactly as the per-value division was.
+    private static readonly float[] CodeValues = [.. Enumerable.Range(0, 256).Select(code => code / EnrolledScale)];
+
+    /// <summary>The record format's 8-bit code of one descriptor component.</summary>
+    public static byte Encode(float value) => (byte)Math.Clamp(MathF.Round(value * EnrolledScale), 0f, 255f);
+
+    /// <summary>The component an 8-bit code stands for.</summary>
+    public static float Decode(byte code) => CodeValues[code];
+
+    /// <summary>Bytes of one set in the interleaved enrolled layout.</summary>
+    public static int EnrolledLength(int paddedCount) => paddedCount * Fingerprint.DescriptorLength;
+
+    /// <summary>Offset of row <paramref name="row"/>'s group <paramref name="group"/> in the interleaved layout.</summary>
+    public static int EnrolledOffset(int paddedCount, int row, int group) => (group * paddedCount + row) * GroupWidth;
+
+    /// <summary>
+    /// Row-major 8-bit codes ([count][128], the record's own order) into the interleaved layout; the padding columns
+    /// are zero.
+    /// </summary>
+    public static byte[] InterleaveEnrolled(ReadOnlySpan<byte> rowMajorCodes, int count, int paddedCount)
+    {
+        var result = new byte[EnrolledLength(paddedCount)];
+        var target = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(result.AsSpan());
+        var source = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(rowMajorCodes[..(count * Fingerprint.DescriptorLength)]);
+        for (var j = 0; j < count; j++)
+            for (var g = 0; g < Groups; g++)
+                target[g * paddedCount + j] = source[j * Groups + g];
+        return result;
+    }
+
+    /// <summary>Row-major float descriptors ([≥count][128]) encoded as <see cref="Encode"/> does, then interleaved.</summary>
+    public static byte[] EncodeEnrolled(ReadOnlySpan<float> rowMajor, int count, int paddedCount)
+    {
+        var codes = new byte[count * Fingerprint.DescriptorLength];
+        for (var i = 0; i < codes.Length; i++) codes[i] = Encode(rowMajor[i]);
+        return InterleaveEnrolled(codes, count, paddedCount);
+    }
+
+    /// <summary>One row's 128 codes (record order) out of the interleaved layout.</summary>
+    public static void ReadEnrolledRow(ReadOnlySpan<byte> interleaved, int paddedCount, int row, Span<byte> codes)
+    {
+        for (var g = 0; g < Groups; g++)
+            interleaved.Slice(EnrolledOffset(paddedCount, row, g), GroupWidth).CopyTo(codes[(g * GroupWidth)..]);
+    }
+
+    /// <summary>
+    /// Probe rows as signed codes round(v × 127 / max|v| of the row), row-major [paddedRows][128], and per row the
+    /// factor max|v| / (127 × 255) that turns a dot product with enrolled codes into a similarity (0 for zero rows).
+    /// Scaling each row to its own largest component keeps 7 bits for the values that decide a match.
+    /// </summary>
+    public static ProbeRows EncodeProbe(ReadOnlySpan<float> rowMajor, int count, int paddedRows)
+    {
+        const int dim = Fingerprint.DescriptorLength;
+        var codes = new sbyte[paddedRows * dim];
+        var scales = new float[paddedRows];
+        for (var i = 0; i < count; i++)
+        {
+            var row = rowMajor.Slice(i * dim, dim);
+            var largest = 0f;
+            foreach (var v in row) largest = Math.Max(largest, Math.Abs(v));
+            if (largest == 0f || !float.IsFinite(largest)) continue; // a zero (or broken) row matches nothing
+            var toCode = ProbeRange / largest;
+            for (var c = 0; c < dim; c++) codes[i * dim + c] = (sbyte)Math.Clamp(MathF.Round(row[c] * toCode), -ProbeRange, ProbeRange);
+            scales[i] = largest / (ProbeRange * EnrolledScale);
+        }
+        return new ProbeRows(codes, scales);
+    }
+}
+
+/// <summary>Probe rows as <see cref="DescriptorCodes.EncodeProbe"/> makes them.</summary>
+/// <param name="Codes">Signed codes, row-major [paddedRows][128].</param>
+/// <param name="Scales">Per row: integer dot product with enrolled codes → similarity.</param>
+internal sealed record ProbeRows(sbyte[] Codes, float[] Scales);

@@ -145,6 +145,10 @@ public sealed class ApiTests(ApiSilo fixture) : IClassFixture<ApiSilo>
         Assert.Equal(3, gc.GetProperty("collections").GetArrayLength());
         Assert.True(gc.GetProperty("allocated_bytes").GetInt64() >= before.GetProperty("gc").GetProperty("allocated_bytes").GetInt64());
         Assert.True(gc.GetProperty("heap_bytes").GetInt64() > 0);
+        var jit = after.GetProperty("jit"); // the test host shares the process: only monotonic and non-zero
+        Assert.True(jit.GetProperty("methods").GetInt64() >= before.GetProperty("jit").GetProperty("methods").GetInt64());
+        Assert.True(jit.GetProperty("methods").GetInt64() > 0 && jit.GetProperty("il_bytes").GetInt64() > 0);
+        Assert.True(jit.GetProperty("compilation_milliseconds").GetDouble() > 0);
 
         await (await tenant.Client.GetAsync("/admin/runtime")).ProblemAsync(403, "forbidden");
     }

@@ -31,6 +31,8 @@ internal sealed class SiloUnderTest : IAsyncDisposable
     /// <summary>A client authenticated as the benchmark tenant (after <see cref="CreateTenantAsync"/>).</summary>
     public HttpClient Tenant { get; private set; } = null!;
 
+    private readonly List<HttpClient> _tenants = [];
+
     /// <summary>The silo executable: <c>--silo-dll</c>, else <c>ENTRUPY_SILO_DLL</c>, else the Release build in the tree.</summary>
     public static string FindSiloDll(BenchContext context, string? given)
     {
@@ -68,14 +70,19 @@ internal sealed class SiloUnderTest : IAsyncDisposable
         return new SiloUnderTest(process, log, address);
     }
 
-    /// <summary>Creates a tenant and an API key for it through the admin API.</summary>
-    public async Task CreateTenantAsync(string name)
+    /// <summary>Creates a tenant and an API key for it through the admin API; <see cref="Tenant"/> calls as it.</summary>
+    public async Task CreateTenantAsync(string name) => Tenant = await AddTenantAsync(name);
+
+    /// <summary>Creates another tenant and returns a client calling as it (disposed with the silo).</summary>
+    public async Task<HttpClient> AddTenantAsync(string name)
     {
         using var admin = Client(AdminKey);
         var tenant = await PostJsonAsync(admin, "/admin/tenants", new { name });
         var id = tenant.GetProperty("id").GetString()!;
         var key = await PostJsonAsync(admin, $"/admin/tenants/{id}/keys", new { name = "bench" });
-        Tenant = Client(key.GetProperty("key").GetString()!);
+        var client = Client(key.GetProperty("key").GetString()!);
+        _tenants.Add(client);
+        return client;
     }
 
     /// <summary>
@@ -94,7 +101,8 @@ internal sealed class SiloUnderTest : IAsyncDisposable
         return new SiloRuntimeReading(
             json.GetProperty("cpu_milliseconds").GetDouble(),
             gc.GetProperty("pause_milliseconds").GetDouble(),
-            [.. gc.GetProperty("collections").EnumerateArray().Select(c => c.GetInt32())]);
+            [.. gc.GetProperty("collections").EnumerateArray().Select(c => c.GetInt32())],
+            json.TryGetProperty("jit", out var jit) ? jit.GetProperty("compilation_milliseconds").GetDouble() : null);
     }
 
     /// <summary>The silo's recent log lines, for error messages.</summary>
@@ -103,7 +111,7 @@ internal sealed class SiloUnderTest : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        Tenant?.Dispose();
+        foreach (var client in _tenants) client.Dispose();
         await SiloLauncher.StopAsync(_process);
     }
 
@@ -127,14 +135,22 @@ internal sealed class SiloUnderTest : IAsyncDisposable
 }
 
 /// <summary>One reading of the silo's process counters; subtract two to get what a phase of the run cost.</summary>
-internal sealed record SiloRuntimeReading(double CpuMilliseconds, double GcPauseMilliseconds, int[] Collections)
+/// <param name="CpuMilliseconds">The silo's CPU time.</param>
+/// <param name="GcPauseMilliseconds">Time paused by the garbage collector.</param>
+/// <param name="Collections">Collections of generation 0, 1 and 2.</param>
+/// <param name="JitMilliseconds">Time spent compiling just in time (null from a silo built before the counter).</param>
+internal sealed record SiloRuntimeReading(double CpuMilliseconds, double GcPauseMilliseconds, int[] Collections, double? JitMilliseconds)
 {
-    /// <summary>Adds <c>{prefix}_silo_cpu_ms_per_request</c>, <c>_gc_pause_ms</c> and <c>_gc_collections</c> (gen 0/1/2) for the phase since <paramref name="before"/>.</summary>
+    /// <summary>
+    /// Adds <c>{prefix}_silo_cpu_ms_per_request</c>, <c>_gc_pause_ms</c>, <c>_gc_collections</c> (gen 0/1/2) and
+    /// <c>_jit_ms</c> (CPU spent compiling: a silo still warming up) for the phase since <paramref name="before"/>.
+    /// </summary>
     public void AddTo(Dictionary<string, object?> figures, string prefix, SiloRuntimeReading? before, int requests)
     {
         if (before is null) return;
         figures[$"{prefix}_silo_cpu_ms_per_request"] = requests == 0 ? null : Math.Round((CpuMilliseconds - before.CpuMilliseconds) / requests, 2);
         figures[$"{prefix}_gc_pause_ms"] = Math.Round(GcPauseMilliseconds - before.GcPauseMilliseconds, 1);
         figures[$"{prefix}_gc_collections"] = Collections.Zip(before.Collections, (now, then) => now - then).ToArray();
+        figures[$"{prefix}_jit_ms"] = JitMilliseconds - before.JitMilliseconds is { } jit ? Math.Round(jit, 1) : null;
     }
 }

@@ -14,9 +14,10 @@ namespace Entrupy.Silo.Health;
 /// <param name="ThreadPoolQueuedItems">Work items waiting for a thread-pool thread (above zero for long: the silo is CPU-starved).</param>
 /// <param name="WorkingSetBytes">Resident memory.</param>
 /// <param name="Gc">Garbage collector counters.</param>
+/// <param name="Jit">Just-in-time compiler counters.</param>
 public sealed record RuntimeStatus(
     double UptimeSeconds, double CpuMilliseconds, int Cores, int ThreadPoolThreads, long ThreadPoolQueuedItems, long WorkingSetBytes,
-    GcStatus Gc)
+    GcStatus Gc, JitStatus Jit)
 {
     /// <summary>A reading of this process.</summary>
     public static RuntimeStatus Read()
@@ -37,7 +38,11 @@ public sealed record RuntimeStatus(
                 GC.GetTotalAllocatedBytes(),
                 info.HeapSizeBytes,
                 info.FragmentedBytes,
-                info.TotalCommittedBytes));
+                info.TotalCommittedBytes),
+            new JitStatus(
+                System.Runtime.JitInfo.GetCompiledMethodCount(),
+                System.Runtime.JitInfo.GetCompiledILBytes(),
+                System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds));
     }
 }
 
@@ -50,3 +55,12 @@ public sealed record RuntimeStatus(
 /// <param name="FragmentedBytes">Free space inside the heap after the last collection.</param>
 /// <param name="CommittedBytes">Memory committed for the heap.</param>
 public sealed record GcStatus(string Mode, int[] Collections, double PauseMilliseconds, long AllocatedBytes, long HeapBytes, long FragmentedBytes, long CommittedBytes);
+
+/// <summary>
+/// Just-in-time compiler counters since the process started. Tiered compilation recompiles hot methods for a while
+/// after start; while <paramref name="CompilationMilliseconds"/> still grows under load, the silo is warming up.
+/// </summary>
+/// <param name="Methods">Methods compiled (each tier counts).</param>
+/// <param name="IlBytes">IL bytes compiled.</param>
+/// <param name="CompilationMilliseconds">Time spent compiling, all threads.</param>
+public sealed record JitStatus(long Methods, long IlBytes, double CompilationMilliseconds);

@@ -176,7 +176,9 @@ public sealed class RegistryBenchmark : IBenchmark
             })));
             var traceSeconds = clock.Elapsed.TotalSeconds;
             traceServer.AddTo(figures, "trace_server");
-            (await silo.ReadRuntimeAsync())?.AddTo(figures, "trace", beforeTraces, queries);
+            var afterTraces = await silo.ReadRuntimeAsync();
+            afterTraces?.AddTo(figures, "trace", beforeTraces, queries);
+            afterTraces?.AddMemoryTo(figures); // with every item registered (twice: the warm-up tenant) and compared
             figures["trace_queries"] = queries;
             figures["trace_queries_per_s"] = Math.Round(queries / traceSeconds, 1);
             LatencySummary.Of(traceLatencies).AddTo(figures, "trace_latency");

@@ -71,11 +71,13 @@ internal sealed record LatencySummary(int Count, double P50, double P90, double 
 internal sealed class ServerTimingLog
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, System.Collections.Concurrent.ConcurrentBag<double>> stages = new(StringComparer.Ordinal);
+    private int responses;
 
     /// <summary>Records the stages of one response (ignored when it has no Server-Timing header).</summary>
     public void Add(HttpResponseMessage response)
     {
         if (!response.Headers.TryGetValues("Server-Timing", out var values)) return;
+        Interlocked.Increment(ref responses);
         foreach (var entry in values.SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)))
         {
             var parts = entry.Split(';', StringSplitOptions.TrimEntries);
@@ -85,7 +87,10 @@ internal sealed class ServerTimingLog
         }
     }
 
-    /// <summary>Adds <c>{prefix}_{stage}_p50_ms</c> / <c>_p99_ms</c> for every stage seen, in a stable order.</summary>
+    /// <summary>
+    /// Adds <c>{prefix}_{stage}_p50_ms</c> / <c>_p99_ms</c> for every stage seen, in a stable order, and for a stage
+    /// only some responses had (<c>gc</c>: a collection paused them) <c>_requests</c>, how many had it.
+    /// </summary>
     public void AddTo(Dictionary<string, object?> figures, string prefix)
     {
         foreach (var (stage, summary) in Summaries())
@@ -93,6 +98,7 @@ internal sealed class ServerTimingLog
             var name = stage.Replace('-', '_');
             figures[$"{prefix}_{name}_p50_ms"] = summary.P50;
             figures[$"{prefix}_{name}_p99_ms"] = summary.P99;
+            if (summary.Count < responses) figures[$"{prefix}_{name}_requests"] = summary.Count;
         }
     }
 

@@ -102,7 +102,9 @@ internal sealed class SiloUnderTest : IAsyncDisposable
             json.GetProperty("cpu_milliseconds").GetDouble(),
             gc.GetProperty("pause_milliseconds").GetDouble(),
             [.. gc.GetProperty("collections").EnumerateArray().Select(c => c.GetInt32())],
-            json.TryGetProperty("jit", out var jit) ? jit.GetProperty("compilation_milliseconds").GetDouble() : null);
+            json.TryGetProperty("jit", out var jit) ? jit.GetProperty("compilation_milliseconds").GetDouble() : null,
+            json.GetProperty("working_set_bytes").GetInt64(),
+            gc.GetProperty("committed_bytes").GetInt64());
     }
 
     /// <summary>The silo's recent log lines, for error messages.</summary>
@@ -139,8 +141,18 @@ internal sealed class SiloUnderTest : IAsyncDisposable
 /// <param name="GcPauseMilliseconds">Time paused by the garbage collector.</param>
 /// <param name="Collections">Collections of generation 0, 1 and 2.</param>
 /// <param name="JitMilliseconds">Time spent compiling just in time (null from a silo built before the counter).</param>
-internal sealed record SiloRuntimeReading(double CpuMilliseconds, double GcPauseMilliseconds, int[] Collections, double? JitMilliseconds)
+/// <param name="WorkingSetBytes">The silo's resident memory.</param>
+/// <param name="GcCommittedBytes">Memory the garbage collector has committed.</param>
+internal sealed record SiloRuntimeReading(double CpuMilliseconds, double GcPauseMilliseconds, int[] Collections, double? JitMilliseconds,
+    long WorkingSetBytes, long GcCommittedBytes)
 {
+    /// <summary>Adds <c>silo_working_set_mb</c> and <c>silo_gc_committed_mb</c> as they are now.</summary>
+    public void AddMemoryTo(Dictionary<string, object?> figures)
+    {
+        figures["silo_working_set_mb"] = Math.Round(WorkingSetBytes / 1e6);
+        figures["silo_gc_committed_mb"] = Math.Round(GcCommittedBytes / 1e6);
+    }
+
     /// <summary>
     /// Adds <c>{prefix}_silo_cpu_ms_per_request</c>, <c>_gc_pause_ms</c>, <c>_gc_collections</c> (gen 0/1/2) and
     /// <c>_jit_ms</c> (CPU spent compiling: a silo still warming up) for the phase since <paramref name="before"/>.

@@ -7,7 +7,8 @@ namespace Entrupy.Silo.Api;
 /// <summary>
 /// Where one request's time went, sent back as a W3C <c>Server-Timing</c> header
 /// (<c>extract;dur=5.1, match;dur=1.9, total;dur=9.4</c>, milliseconds), so a client, a browser's developer tools or
-/// <c>bench/run registry</c> can tell the silo's stages from the network and from queueing in front of it.
+/// <c>bench/run registry</c> can tell the silo's stages from the network and from queueing in front of it. A request
+/// that a garbage collection paused also gets <c>gc;dur=</c>: the process's pause time while it was in flight.
 /// </summary>
 internal sealed class ServerTiming
 {
@@ -15,6 +16,7 @@ internal sealed class ServerTiming
     public const string HeaderName = "Server-Timing";
 
     private readonly long startedAt = Stopwatch.GetTimestamp();
+    private readonly TimeSpan pausedBefore = GC.GetTotalPauseDuration();
     private readonly List<(string Name, double Milliseconds)> stages = new(8);
 
     /// <summary>This request's timing, or a detached one (not sent) when the middleware is not in the pipeline.</summary>
@@ -35,7 +37,10 @@ internal sealed class ServerTiming
         using (Measure(name)) await stage();
     }
 
-    /// <summary>The header value: every stage in the order it ended, then <c>total</c> since the request reached the middleware.</summary>
+    /// <summary>
+    /// The header value: every stage in the order it ended, <c>gc</c> if a collection paused the process meanwhile,
+    /// then <c>total</c> since the request reached the middleware.
+    /// </summary>
     public string Format()
     {
         var text = new StringBuilder();
@@ -43,6 +48,8 @@ internal sealed class ServerTiming
         {
             foreach (var (name, ms) in stages) Append(text, name, ms);
         }
+        var paused = (GC.GetTotalPauseDuration() - pausedBefore).TotalMilliseconds;
+        if (paused > 0) Append(text, "gc", paused);
         Append(text, "total", Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds);
         return text.ToString();
     }

@@ -98,11 +98,11 @@ public sealed class FingerprintMatcher
         // The score is at most m: a set with no more matches than the best so far cannot change the max.
         if (m < 2 || m <= bestSoFar) return 0;
 
-        // Stable sort by similarity, descending (ties keep probe order).
-        Span<int> order = stackalloc int[m];
-        for (var t = 0; t < m; t++) order[t] = t;
-        var sims = matchSim[..m].ToArray();
-        order.Sort((x, y) => sims[x] != sims[y] ? sims[y].CompareTo(sims[x]) : x.CompareTo(y));
+        // Stable sort by similarity, descending (ties keep probe order): one key per match, similarity first (as an
+        // order-preserving integer, negated), then the match's position; no comparer, no allocation.
+        Span<long> order = stackalloc long[m];
+        for (var t = 0; t < m; t++) order[t] = ((long)int.MaxValue - OrderedBits(matchSim[t])) << 16 | (long)t;
+        order.Sort();
 
         // Padded to whole SIMD vectors; the NaN tail never counts as an inlier.
         var padded = (m + Vector<double>.Count - 1) / Vector<double>.Count * Vector<double>.Count;
@@ -111,12 +111,19 @@ public sealed class FingerprintMatcher
         by[m..].Fill(double.NaN);
         for (var t = 0; t < m; t++)
         {
-            var i = matchRow[order[t]];
+            var i = matchRow[(int)(order[t] & 0xFFFF)];
             var j = rowArg[i];
             ax[t] = probe.KeypointX(i); ay[t] = probe.KeypointY(i);
             bx[t] = enrolled.KeypointX(j); by[t] = enrolled.KeypointY(j);
         }
         return Ransac(ax, ay, bx, by, m, padded);
+    }
+
+    /// <summary>The float's bits as an integer that orders like the float (negative values flipped below positive).</summary>
+    private static int OrderedBits(float value)
+    {
+        var bits = BitConverter.SingleToInt32Bits(value);
+        return bits ^ ((bits >> 31) & int.MaxValue);
     }
 
     /// <summary>Exhaustive 2-point similarity hypotheses among the top matches; best inlier count over all matches.</summary>

@@ -204,12 +204,17 @@ internal static class SimilarityKernel
     /// <summary>Lane maximum; among equal maxima the smallest column index (first arg-max).</summary>
     private static (float Max, int Arg) Reduce(Vector256<float> max, Vector256<int> arg)
     {
-        var best = max[0];
-        var bestIndex = arg[0];
-        for (var l = 1; l < Vector256<float>.Count; l++)
-        {
-            if (max[l] > best || (max[l] == best && arg[l] < bestIndex)) { best = max[l]; bestIndex = arg[l]; }
-        }
-        return (best, bestIndex);
+        // Butterfly: after three steps every lane holds the maximum; then the smallest index among the lanes holding it.
+        var halves = Vector256.Create(4, 5, 6, 7, 0, 1, 2, 3);
+        var pairs = Vector256.Create(2, 3, 0, 1, 6, 7, 4, 5);
+        var neighbours = Vector256.Create(1, 0, 3, 2, 5, 4, 7, 6);
+        var m = Vector256.Max(max, Vector256.Shuffle(max, halves));
+        m = Vector256.Max(m, Vector256.Shuffle(m, pairs));
+        m = Vector256.Max(m, Vector256.Shuffle(m, neighbours));
+        var a = Vector256.ConditionalSelect(Vector256.Equals(max, m).AsInt32(), arg, Vector256.Create(int.MaxValue));
+        a = Vector256.Min(a, Vector256.Shuffle(a, halves));
+        a = Vector256.Min(a, Vector256.Shuffle(a, pairs));
+        a = Vector256.Min(a, Vector256.Shuffle(a, neighbours));
+        return (m.ToScalar(), a.ToScalar());
     }
 }

@@ -99,6 +99,7 @@ public sealed class RegistryBenchmark : IBenchmark
             var compareServer = new ServerTimingLog();
             using var compareLog = o.CompareLog is null ? null : new RequestLog(o.CompareLog);
             var beforeCompares = await silo.ReadRuntimeAsync();
+            var clientPausedBefore = GC.GetTotalPauseDuration();
             var paced = await RegistryLoad.PacedAsync(o.Rate, TimeSpan.FromSeconds(o.PacedSeconds), async i =>
             {
                 var (itemId, image) = set.Probes[i % set.Probes.Length];
@@ -120,6 +121,8 @@ public sealed class RegistryBenchmark : IBenchmark
             compareServer.AddTo(figures, "compare_server");
             (await silo.ReadRuntimeAsync())?.AddTo(figures, "compare", beforeCompares, paced.Latency.Count);
             figures["compare_send_lateness_p99_ms"] = paced.SendLateness.P99;
+            // This process's own collections: a pause here delays answers being read, and counts in the latencies.
+            figures["compare_client_gc_pause_ms"] = Math.Round((GC.GetTotalPauseDuration() - clientPausedBefore).TotalMilliseconds, 1);
             if (paced.FirstError is not null) context.Progress("first compare error: " + paced.FirstError);
             context.Progress($"compare: p50 {paced.Latency.P50} ms, p99 {paced.Latency.P99} ms, {paced.Errors} errors; " +
                              $"server p50/p99 ms: {compareServer.Describe()}; sent late by p99 {paced.SendLateness.P99} ms");

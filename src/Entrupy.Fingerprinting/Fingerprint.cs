@@ -188,8 +188,7 @@ public sealed class Fingerprint
         }
         else
         {
-            foreach (var set in RowMajorSets())
-                for (var i = 0; i < k * DescriptorLength; i++) w.Byte(DescriptorCodes.Encode(set[i]));
+            foreach (var set in RowMajorSets()) DescriptorCodes.EncodeAll(set.AsSpan(0, k * DescriptorLength), w.Reserve(k * DescriptorLength));
         }
         w.UInt16((ushort)globalVector.Length);
         foreach (var v in globalVector) w.Single(v);
@@ -332,6 +331,7 @@ public sealed class Fingerprint
         private int position;
         public void Byte(byte v) => buffer[position++] = v;
         public void Bytes(scoped ReadOnlySpan<byte> v) { v.CopyTo(buffer[position..]); position += v.Length; }
+        public Span<byte> Reserve(int n) { var span = buffer.Slice(position, n); position += n; return span; }
         public void UInt16(ushort v) { BinaryPrimitives.WriteUInt16LittleEndian(buffer[position..], v); position += 2; }
         public void Int32(int v) { BinaryPrimitives.WriteInt32LittleEndian(buffer[position..], v); position += 4; }
         public void Single(float v) { BinaryPrimitives.WriteSingleLittleEndian(buffer[position..], v); position += 4; }

@@ -105,6 +105,36 @@ public sealed class SimilarityKernelTests(EngineFixture fx)
     }
 
     [Fact]
+    public void Vector_encoding_equals_the_scalar_rule_value_for_value()
+    {
+        // Random components, exact half-way points between codes (rounding to even), out-of-range and special values;
+        // a length that is not a multiple of the 32-value vector step, so the scalar tail runs too.
+        var random = new Random(11);
+        var values = new List<float>();
+        for (var i = 0; i < 4000; i++) values.Add((float)(random.NextDouble() * 1.4 - 0.2));
+        for (var code = 0; code < 256; code++) values.Add((code + 0.5f) / 255f);
+        values.AddRange([float.NaN, float.PositiveInfinity, float.NegativeInfinity, -0f, 0f, 1f, 2f, -1f, 0.5f / 255f, 1e-30f]);
+        var input = values.ToArray();
+        Assert.NotEqual(0, input.Length % 32);
+        var codes = new byte[input.Length];
+        DescriptorCodes.EncodeAll(input, codes);
+        for (var i = 0; i < input.Length; i++) Assert.True(DescriptorCodes.Encode(input[i]) == codes[i], $"value {input[i]:R}: {codes[i]} vs {DescriptorCodes.Encode(input[i])}");
+
+        // Probe rows: signed codes of each row scaled to its largest component, as the scalar expression gives them.
+        var rows = input.AsSpan(0, 30 * Fingerprint.DescriptorLength).ToArray();
+        var probe = DescriptorCodes.EncodeProbe(rows, count: 30, paddedRows: 32);
+        for (var r = 0; r < 30; r++)
+        {
+            var row = rows.AsSpan(r * Fingerprint.DescriptorLength, Fingerprint.DescriptorLength);
+            var largest = 0f;
+            foreach (var v in row) largest = Math.Max(largest, Math.Abs(v));
+            var toCode = DescriptorCodes.ProbeRange / largest;
+            for (var c = 0; c < row.Length; c++)
+                Assert.Equal((sbyte)Math.Clamp(MathF.Round(row[c] * toCode), -DescriptorCodes.ProbeRange, DescriptorCodes.ProbeRange), probe.Codes[r * Fingerprint.DescriptorLength + c]);
+        }
+    }
+
+    [Fact]
     public void Probe_rows_use_the_whole_code_range_and_zero_rows_match_nothing()
     {
         var rows = new float[2 * Fingerprint.DescriptorLength];

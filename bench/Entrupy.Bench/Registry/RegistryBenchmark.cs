@@ -25,7 +25,7 @@ public sealed class RegistryBenchmark : IBenchmark
     public string Description =>
         "HTTP registrations/s vs the model's own throughput, compare p50/p99 at a paced 100 req/s, trace q/s + recall@1 " +
         "[--items 300 --concurrency 2xcores --rate 100 --paced-seconds 10 --trace-queries 200 --seed 11 --max-side 512 " +
-        "--dataset DIR --silo-dll PATH --store sqlite|memory --compare-log FILE --warm-up N --quick]";
+        "--dataset DIR --silo-dll PATH --store sqlite|memory --compare-log FILE --warm-up W --quick]";
 
     public async Task<Dictionary<string, object?>> RunAsync(string[] args, BenchContext context)
     {

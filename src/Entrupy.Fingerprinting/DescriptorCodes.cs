@@ -29,7 +29,7 @@ internal static class DescriptorCodes
     private static readonly float[] CodeValues = [.. Enumerable.Range(0, 256).Select(code => code / EnrolledScale)];
 
     /// <summary>The record format's 8-bit code of one descriptor component.</summary>
-    public static byte Encode(float value) => (byte)Math.Clamp(MathF.Round(value * EnrolledScale), 0f, 255f);
+    public static byte Encode(float value) => QuantizeOne(value, EnrolledScale, 0f, 255f);
 
     /// <summary><see cref="Encode"/> of every value, 32 at a time where the CPU has 256-bit vectors (same results).</summary>
     public static void EncodeAll(ReadOnlySpan<float> values, Span<byte> codes) =>
@@ -58,14 +58,21 @@ internal static class DescriptorCodes
                 Vector256.Narrow(Vector256.Narrow(a, b), Vector256.Narrow(c, d)).AsByte().StoreUnsafe(ref target, (nuint)i);
             }
         }
-        for (; i < values.Length; i++) codes[i] = unchecked((byte)(int)Math.Clamp(MathF.Round(values[i] * scale), low, high));
+        for (; i < values.Length; i++) codes[i] = QuantizeOne(values[i], scale, low, high);
     }
+
+    private static byte QuantizeOne(float value, float scale, float low, float high) =>
+        unchecked((byte)(int)Math.Clamp(MathF.Round(value * scale), low, high));
 
     private static Vector256<int> Whole(ref float source, int index, Vector256<float> factor, Vector256<float> lowest, Vector256<float> highest) =>
         Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(Vector256.Round(Vector256.LoadUnsafe(ref source, (nuint)index) * factor), lowest), highest));
 
-    /// <summary>The component an 8-bit code stands for.</summary>
-    public static float Decode(byte code) => CodeValues[code];
+    /// <summary>The components 8-bit codes stand for (code / 255).</summary>
+    public static void DecodeAll(ReadOnlySpan<byte> codes, Span<float> values)
+    {
+        values = values[..codes.Length];
+        for (var i = 0; i < codes.Length; i++) values[i] = CodeValues[codes[i]];
+    }
 
     /// <summary>Bytes of one set in the interleaved enrolled layout.</summary>
     public static int EnrolledLength(int paddedCount) => paddedCount * Fingerprint.DescriptorLength;
@@ -80,8 +87,8 @@ internal static class DescriptorCodes
     public static byte[] InterleaveEnrolled(ReadOnlySpan<byte> rowMajorCodes, int count, int paddedCount)
     {
         var result = new byte[EnrolledLength(paddedCount)];
-        var target = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(result.AsSpan());
-        var source = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(rowMajorCodes[..(count * Fingerprint.DescriptorLength)]);
+        var target = MemoryMarshal.Cast<byte, uint>(result.AsSpan());
+        var source = MemoryMarshal.Cast<byte, uint>(rowMajorCodes[..(count * Fingerprint.DescriptorLength)]);
         for (var j = 0; j < count; j++)
             for (var g = 0; g < Groups; g++)
                 target[g * paddedCount + j] = source[j * Groups + g];

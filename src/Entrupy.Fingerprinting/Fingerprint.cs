@@ -148,7 +148,7 @@ public sealed class Fingerprint
             for (var j = 0; j < KeypointCount; j++)
             {
                 DescriptorCodes.ReadEnrolledRow(codes[s], padded, j, row);
-                for (var k = 0; k < DescriptorLength; k++) target[j * DescriptorLength + k] = DescriptorCodes.Decode(row[k]);
+                DescriptorCodes.DecodeAll(row, target.AsSpan(j * DescriptorLength, DescriptorLength));
             }
         }
         return Interlocked.CompareExchange(ref sets, result, null) ?? result;
@@ -267,8 +267,7 @@ public sealed class Fingerprint
                         // saves a pass over it.
                         var target = rowMajor![s] = GC.AllocateUninitializedArray<float>(padded * DescriptorLength);
                         target.AsSpan(k * DescriptorLength).Clear();
-                        var codes = r.Bytes(k * DescriptorLength);
-                        for (var i = 0; i < codes.Length; i++) target[i] = DescriptorCodes.Decode(codes[i]);
+                        DescriptorCodes.DecodeAll(r.Bytes(k * DescriptorLength), target);
                     }
                 }
             }
@@ -296,10 +295,7 @@ public sealed class Fingerprint
                         if (format == FloatFormatVersion)
                             for (var i = 0; i < rows.Length; i++) rows[i] = r.Single();
                         else
-                        {
-                            var codes = r.Bytes(rows.Length);
-                            for (var i = 0; i < rows.Length; i++) rows[i] = DescriptorCodes.Decode(codes[i]);
-                        }
+                            DescriptorCodes.DecodeAll(r.Bytes(rows.Length), rows);
                         steeredVectors[s] = RecordBuilder.GlobalVector(rows, k, model.Codebook, model.VladMean, DescriptorLength, scratch);
                     }
                 }

@@ -1,5 +1,6 @@
-using Entrupy.Grains.Persistence;
-using Entrupy.Grains.Runtime;
+using Entrupy.Storage;
+using Orleans.Runtime;
+using Orleans.Storage;
 using Entrupy.Inference;
 using Entrupy.Registry;
 using Entrupy.Silo.Api;
@@ -14,17 +15,15 @@ if (args.Length > 0 && args[0] == "eval") return Entrupy.Silo.Commands.EvalComma
 
 var builder = WebApplication.CreateBuilder(args);
 
-StorageSelection storage;
-RegistryOptions registryOptions;
-InferenceOptions inferenceOptions;
+StorageSelection storage = null!;
 try
 {
-    storage = builder.Services.AddConfiguredGrainStorage(builder.Configuration);
     // Registry:ShardCount, Registry:TraceShortlist, … (docs/registry.md); validated before anything starts.
-    registryOptions = builder.Configuration.GetSection("Registry").Get<RegistryOptions>() ?? new RegistryOptions();
+    var registryOptions = builder.Configuration.GetSection("Registry").Get<RegistryOptions>() ?? new RegistryOptions();
     try { registryOptions.Validate(); }
     catch (ArgumentException e) { throw new InvalidOperationException($"Registry: {e.Message}", e); }
     // Inference:Batching (PerCall | Coalesced), Inference:MaxBatchSize, … (docs/registry.md).
+    InferenceOptions inferenceOptions;
     try { inferenceOptions = builder.Configuration.GetSection("Inference").Get<InferenceOptions>() ?? InferenceOptions.Default; }
     catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.Reflection.TargetInvocationException)
     {
@@ -32,6 +31,15 @@ try
         var cause = e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner : e;
         throw new InvalidOperationException($"Inference: {cause.Message.ReplaceLineEndings(" ")}", e);
     }
+    // The Orleans silo runs in this process beside the HTTP API; grain classes are found in the referenced assemblies.
+    builder.UseOrleans(silo =>
+    {
+        silo.ConfigureSiloClustering(builder.Configuration);
+        storage = silo.AddConfiguredGrainStorage(builder.Configuration);
+        silo.Services.AddContractSerialization();
+        silo.AddRegistryGrains(registryOptions)   // with the IItemRegistry service the item endpoints use
+            .AddInferenceGrains(inferenceOptions); // fingerprint extraction and authentication models
+    });
 }
 catch (InvalidOperationException e)
 {
@@ -39,10 +47,6 @@ catch (InvalidOperationException e)
     Console.Error.WriteLine($"silo: configuration error: {e.Message}");
     return 2;
 }
-builder.Services.AddGrainSilo(silo => silo
-    .AddGrainsFromAssembly(typeof(Program).Assembly)
-    .AddRegistryGrains(registryOptions) // with the IItemRegistry service the item endpoints use
-    .AddInferenceGrains(inferenceOptions));   // fingerprint extraction and authentication models
 builder.Services.AddSiloApi(builder.Configuration);
 builder.Services.AddItemEndpoints();
 builder.Services.AddAuthenticationJobs(builder.Configuration);
@@ -66,7 +70,7 @@ app.MapAuthenticationEndpoints();
 
 app.MapGet("/health", async (IServiceProvider services, CancellationToken ct) =>
 {
-    var store = await StorageProbe.ProbeAsync(services.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default), ct);
+    var store = await StorageProbe.ProbeAsync(services.GetRecordStore(), ct);
     var healthy = engines.All(e => e.Loaded) && store.Error is null;
     var body = new
     {

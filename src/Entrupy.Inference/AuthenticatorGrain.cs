@@ -1,5 +1,6 @@
 using Entrupy.Fingerprinting;
-using Entrupy.Grains;
+using Orleans;
+using Orleans.Concurrency;
 using Entrupy.Native.Onnx;
 using Entrupy.Registry;
 using Entrupy.Registry.Inference;

@@ -1,6 +1,6 @@
 using Entrupy.Fingerprinting;
-using Entrupy.Grains;
-using Entrupy.Grains.Runtime;
+using Orleans;
+using Orleans.Concurrency;
 using Entrupy.Registry.Inference;
 
 namespace Entrupy.Inference;

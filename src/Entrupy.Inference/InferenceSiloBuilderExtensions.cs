@@ -1,5 +1,5 @@
 using Entrupy.Fingerprinting;
-using Entrupy.Grains.Runtime;
+using Orleans.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -9,7 +9,7 @@ namespace Entrupy.Inference;
 public static class InferenceSiloBuilderExtensions
 {
     /// <summary>
-    /// Adds the fingerprint extractor and authenticator grains (<see cref="Registry.Inference.IFingerprintExtractorGrain"/>,
+    /// Adds what the fingerprint extractor and authenticator grains need (Orleans finds the classes in this assembly) (<see cref="Registry.Inference.IFingerprintExtractorGrain"/>,
     /// <see cref="Registry.Inference.IAuthenticatorGrain"/>) and their services: the fingerprint model and the
     /// authentication model registry (both loaded on first use, once per silo), the silo-wide fingerprint engine and
     /// capture batch queue.
@@ -17,11 +17,11 @@ public static class InferenceSiloBuilderExtensions
     /// </summary>
     /// <param name="builder">The silo.</param>
     /// <param name="options">Batching, threading and model locations; <see cref="InferenceOptions.Default"/> when null.</param>
-    public static SiloBuilder AddInferenceGrains(this SiloBuilder builder, InferenceOptions? options = null)
+    public static ISiloBuilder AddInferenceGrains(this ISiloBuilder builder, InferenceOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var resolved = options ?? InferenceOptions.Default;
-        builder.ConfigureServices(services =>
+        var services = builder.Services;
         {
             services.TryAddSingleton(resolved);
             services.TryAddSingleton(_ => resolved.FingerprintModelDirectory is { } dir ? FingerprintModel.Load(dir) : FingerprintModel.LoadDefault());
@@ -29,7 +29,7 @@ public static class InferenceSiloBuilderExtensions
                 resolved.AuthenticationModelDirectory ?? AuthenticationModelRegistry.FindDefaultDirectory()));
             services.TryAddSingleton<CaptureBatchQueue>();
             services.TryAddSingleton<SharedFingerprintEngine>();
-        });
-        return builder.AddGrain<FingerprintExtractorGrain>().AddGrain<AuthenticatorGrain>();
+        }
+        return builder;
     }
 }

@@ -1,5 +1,4 @@
 using Entrupy.Fingerprinting;
-using Entrupy.Grains.Runtime;
 using Entrupy.Native.Onnx;
 
 namespace Entrupy.Inference;
@@ -13,14 +12,17 @@ namespace Entrupy.Inference;
 /// runs, pooled workspaces). Created on first use and released when the silo's services are disposed, so collected
 /// activations no longer rebuild the session.
 /// </remarks>
-internal sealed class SharedFingerprintEngine(FingerprintModel model, InferenceOptions options, SiloOptions siloOptions) : IDisposable
+internal sealed class SharedFingerprintEngine(FingerprintModel model, InferenceOptions options) : IDisposable
 {
     private readonly Lock gate = new();
     private FingerprintEngine? engine;
     private bool disposed;
 
-    /// <summary>The silo-wide worker pool size the extractor runs with (one activation or batch runner per core by default).</summary>
-    public int PoolSize => Math.Max(1, siloOptions.DefaultMaxLocalWorkers);
+    /// <summary>
+    /// The silo-wide worker pool size the extractor runs with: one activation or batch runner per core, as Orleans
+    /// sizes a <c>[StatelessWorker]</c> pool by default.
+    /// </summary>
+    public int PoolSize => Math.Max(1, Environment.ProcessorCount);
 
     /// <summary>The engine, created on first use.</summary>
     /// <exception cref="ObjectDisposedException">The silo is shutting down.</exception>

@@ -1,4 +1,5 @@
-using Entrupy.Grains;
+using Orleans;
+using Orleans.Concurrency;
 
 namespace Entrupy.Registry;
 

@@ -1,4 +1,4 @@
-using Entrupy.Grains;
+using Orleans;
 
 namespace Entrupy.Registry;
 

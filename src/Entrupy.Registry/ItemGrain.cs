@@ -1,5 +1,7 @@
-using Entrupy.Grains;
-using Entrupy.Grains.Persistence;
+using Orleans;
+using Entrupy.Storage;
+using Orleans.Runtime;
+using Orleans.Storage;
 
 namespace Entrupy.Registry;
 
@@ -27,7 +29,7 @@ public sealed class ItemGrain([PersistentState("item")] IPersistentState<ItemSta
     /// <inheritdoc />
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        key = ItemKey.Parse(GetPrimaryKeyString());
+        key = ItemKey.Parse(this.GetPrimaryKeyString());
         options = ServiceProvider.GetService(typeof(RegistryOptions)) as RegistryOptions ?? RegistryOptions.Default;
         clock = ServiceProvider.GetService(typeof(TimeProvider)) as TimeProvider ?? TimeProvider.System;
         CustodyChain.Verify(key.ToString(), Item.CustodyEvents);

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Entrupy.Fingerprinting;
-using Entrupy.Grains;
+using Orleans;
 using Entrupy.Registry.Api;
 using Entrupy.Registry.Fingerprints;
 using Microsoft.Extensions.Logging;

@@ -1,6 +1,6 @@
 using Entrupy.Fingerprinting;
-using Entrupy.Grains;
-using Entrupy.Grains.Runtime;
+using Orleans;
+using Orleans.Hosting;
 using Entrupy.Registry.Fingerprints;
 using Entrupy.Registry.Index;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,17 +14,17 @@ namespace Entrupy.Registry;
 public static class RegistrySiloBuilderExtensions
 {
     /// <summary>
-    /// Adds the registry grains (<see cref="ItemGrain"/>, the index shards, the fingerprint sets) and the services
-    /// they use (<see cref="RegistryServiceCollectionExtensions.AddItemRegistry"/>: options, the fingerprint model,
-    /// <see cref="IItemRegistry"/>). The grains keep their state in the silo's default storage provider
-    /// (e.g. <c>AddSqliteGrainStorage(path)</c>), which must be registered too.
+    /// Adds what the registry grains (<see cref="ItemGrain"/>, the index shards, the fingerprint sets; Orleans finds the
+    /// classes in this assembly) need on a silo: <see cref="RegistryServiceCollectionExtensions.AddItemRegistry"/>
+    /// (options, the fingerprint model, <see cref="IItemRegistry"/>). The grains keep their state in the silo's default
+    /// storage provider (e.g. <c>AddSqliteGrainStorageAsDefault(path)</c>), which must be registered too.
     /// </summary>
     /// <exception cref="ArgumentException">An option is malformed.</exception>
-    public static SiloBuilder AddRegistryGrains(this SiloBuilder builder, RegistryOptions? options = null)
+    public static ISiloBuilder AddRegistryGrains(this ISiloBuilder builder, RegistryOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.ConfigureServices(s => s.AddItemRegistry(options));
-        return builder.AddGrain<ItemGrain>().AddGrain<IndexShardGrain>().AddGrain<FingerprintSetGrain>();
+        builder.Services.AddItemRegistry(options);
+        return builder;
     }
 }
 

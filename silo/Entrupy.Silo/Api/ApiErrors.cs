@@ -1,5 +1,7 @@
-using Entrupy.Grains;
-using Entrupy.Grains.Persistence;
+using Orleans;
+using Entrupy.Storage;
+using Orleans.Runtime;
+using Orleans.Storage;
 using Entrupy.Registry;
 using Microsoft.AspNetCore.Diagnostics;
 
@@ -142,7 +144,7 @@ public static class ApiProblems
         BadHttpRequestException e => (ApiErrorKind.ForStatus(e.StatusCode), e.Message),
         StorageUnavailableException => (ApiErrorKind.StorageUnavailable, "The grain store did not answer; retry later."),
         InconsistentStateException => (ApiErrorKind.Conflict, "The resource was changed concurrently; retry the request."),
-        GrainCallTimeoutException or TimeoutException => (ApiErrorKind.Timeout, "An internal call timed out; retry later."),
+        TimeoutException => (ApiErrorKind.Timeout, "An internal call timed out; retry later."),
         _ => (ApiErrorKind.Internal, "An unexpected error occurred; quote the trace_id when reporting it."),
     };
 

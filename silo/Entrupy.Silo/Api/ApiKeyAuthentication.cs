@@ -2,7 +2,7 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
-using Entrupy.Grains;
+using Orleans;
 using Entrupy.Silo.Tenancy;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;

@@ -2,8 +2,10 @@ using System.Buffers;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
-using Entrupy.Grains;
-using Entrupy.Grains.Persistence;
+using Orleans;
+using Entrupy.Storage;
+using Orleans.Runtime;
+using Orleans.Storage;
 using Microsoft.Extensions.Options;
 
 namespace Entrupy.Silo.Api;

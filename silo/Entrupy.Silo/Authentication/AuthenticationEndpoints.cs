@@ -3,7 +3,7 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Entrupy.Grains;
+using Orleans;
 using Entrupy.Registry;
 using Entrupy.Registry.Api;
 using Entrupy.Registry.Inference;

@@ -1,4 +1,4 @@
-using Entrupy.Grains;
+using Orleans;
 using Entrupy.Registry;
 using Entrupy.Registry.Inference;
 using Entrupy.Silo.Webhooks;

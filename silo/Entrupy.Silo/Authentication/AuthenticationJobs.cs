@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
-using Entrupy.Grains;
-using Entrupy.Grains.Persistence;
+using Orleans;
+using Entrupy.Storage;
+using Orleans.Runtime;
+using Orleans.Storage;
 using Entrupy.Silo.Hosting;
 
 namespace Entrupy.Silo.Authentication;
@@ -84,8 +86,8 @@ internal sealed class AuthenticationJobsGrain([PersistentState("jobs")] IPersist
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        journal = new(state, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default), JournalGrainType,
-            GetPrimaryKeyString(), Apply, DeactivateOnIdle, logger);
+        journal = new(state, ServiceProvider.GetRecordStore(), JournalGrainType,
+            this.GetPrimaryKeyString(), Apply, DeactivateOnIdle, logger);
         return journal.ActivateAsync(cancellationToken);
     }
 
@@ -137,8 +139,9 @@ internal sealed class AuthenticationJobsGrain([PersistentState("jobs")] IPersist
 /// in a compact binary framing rather than base64 JSON. Kept out of <see cref="IAuthenticationJobsGrain"/> so the job
 /// list stays small however many captures are waiting.
 /// </summary>
-internal sealed class AuthenticationJobPayloads([FromKeyedServices(GrainStorageNames.Default)] IGrainStorage storage)
+internal sealed class AuthenticationJobPayloads([FromKeyedServices(StorageNames.Default)] IGrainStorage provider)
 {
+    private readonly RecordStore storage = new(provider);
     private const string GrainType = "authjob";
     private const string StateName = "captures";
     private static readonly byte[] Magic = "EAJ1"u8.ToArray();
@@ -166,7 +169,7 @@ internal sealed class AuthenticationJobPayloads([FromKeyedServices(GrainStorageN
         if (existing is not null) await storage.ClearAsync(key, existing.ETag, cancellationToken);
     }
 
-    private static GrainStateKey Key(string jobId) => new(GrainType, jobId, StateName);
+    private static RecordKey Key(string jobId) => new(GrainType, jobId, StateName);
 
     internal static byte[] Encode(IReadOnlyList<byte[]> images)
     {

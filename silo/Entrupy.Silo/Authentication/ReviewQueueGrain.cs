@@ -1,5 +1,7 @@
-using Entrupy.Grains;
-using Entrupy.Grains.Persistence;
+using Orleans;
+using Entrupy.Storage;
+using Orleans.Runtime;
+using Orleans.Storage;
 using Entrupy.Registry;
 
 namespace Entrupy.Silo.Authentication;
@@ -53,7 +55,7 @@ internal sealed class ReviewQueueState
 internal sealed class ReviewQueueGrain([PersistentState("reviews")] IPersistentState<ReviewQueueState> state, TimeProvider clock)
     : Grain, IReviewQueueGrain
 {
-    private string TenantId => GetPrimaryKeyString();
+    private string TenantId => this.GetPrimaryKeyString();
 
     public async Task<AuthenticationResult> MarkForReview(string customerItemId, string authenticationId, AuthenticationUpdate? update)
     {

@@ -1,15 +1,17 @@
 using System.Diagnostics;
-using Entrupy.Grains.Persistence;
+using Entrupy.Storage;
+using Orleans.Runtime;
+using Orleans.Storage;
 
 namespace Entrupy.Silo.Health;
 
 /// <summary>Asks the grain store a cheap question so /health shows whether it answers.</summary>
 public static class StorageProbe
 {
-    private static readonly GrainStateKey ProbeKey = new("silo", "health", "probe");
+    private static readonly RecordKey ProbeKey = new("silo", "health", "probe");
 
     /// <summary>Reads a record that normally does not exist; returns the error text, if any, and the latency.</summary>
-    public static async Task<(string? Error, double LatencyMs)> ProbeAsync(IGrainStorage storage, CancellationToken ct)
+    public static async Task<(string? Error, double LatencyMs)> ProbeAsync(RecordStore storage, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         try

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using Entrupy.Grains;
+using Orleans;
 using Entrupy.Registry;
 using Entrupy.Registry.Api;
 using Entrupy.Registry.Inference;

@@ -1,6 +1,8 @@
 using System.Text;
-using Entrupy.Grains;
-using Entrupy.Grains.Persistence;
+using Orleans;
+using Entrupy.Storage;
+using Orleans.Runtime;
+using Orleans.Storage;
 using Entrupy.Registry;
 using Entrupy.Registry.Api;
 using Entrupy.Silo.Hosting;
@@ -55,8 +57,8 @@ internal sealed class TenantItemsGrain([PersistentState("tenantitems")] IPersist
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        journal = new(state, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default), JournalGrainType,
-            GetPrimaryKeyString(), Apply, DeactivateOnIdle, logger);
+        journal = new(state, ServiceProvider.GetRecordStore(), JournalGrainType,
+            this.GetPrimaryKeyString(), Apply, DeactivateOnIdle, logger);
         sortedIds.AddRange(state.State.Items.Keys);
         sortedIds.Sort(StringComparer.Ordinal);
         return journal.ActivateAsync(cancellationToken);

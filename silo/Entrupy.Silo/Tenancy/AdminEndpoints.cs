@@ -1,5 +1,5 @@
 using System.Text.Json.Serialization;
-using Entrupy.Grains;
+using Orleans;
 using Entrupy.Silo.Api;
 
 namespace Entrupy.Silo.Tenancy;

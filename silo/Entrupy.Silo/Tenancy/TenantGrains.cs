@@ -1,5 +1,7 @@
-using Entrupy.Grains;
-using Entrupy.Grains.Persistence;
+using Orleans;
+using Entrupy.Storage;
+using Orleans.Runtime;
+using Orleans.Storage;
 
 namespace Entrupy.Silo.Tenancy;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Entrupy.Grains;
+using Orleans;
 using Entrupy.Silo.Api;
 using Entrupy.Silo.Tenancy;
 using Entrupy.Webhooks;

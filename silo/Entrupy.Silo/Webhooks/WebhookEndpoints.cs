@@ -1,6 +1,6 @@
 using System.Security.Claims;
 using System.Text.Json.Serialization;
-using Entrupy.Grains;
+using Orleans;
 using Entrupy.Silo.Api;
 using Entrupy.Silo.Tenancy;
 

@@ -1,5 +1,7 @@
-using Entrupy.Grains;
-using Entrupy.Grains.Persistence;
+using Orleans;
+using Entrupy.Storage;
+using Orleans.Runtime;
+using Orleans.Storage;
 using Entrupy.Silo.Hosting;
 
 namespace Entrupy.Silo.Webhooks;
@@ -57,8 +59,8 @@ internal sealed class WebhookOutboxGrain([PersistentState("outbox")] IPersistent
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        journal = new(state, ServiceProvider.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default), JournalGrainType,
-            GetPrimaryKeyString(), Apply, DeactivateOnIdle, logger);
+        journal = new(state, ServiceProvider.GetRecordStore(), JournalGrainType,
+            this.GetPrimaryKeyString(), Apply, DeactivateOnIdle, logger);
         return journal.ActivateAsync(cancellationToken);
     }
 

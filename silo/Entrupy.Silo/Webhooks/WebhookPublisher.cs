@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Entrupy.Grains;
+using Orleans;
 using Entrupy.Silo.Tenancy;
 
 namespace Entrupy.Silo.Webhooks;

@@ -2,8 +2,10 @@ using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Entrupy.Fingerprinting;
-using Entrupy.Grains;
-using Entrupy.Grains.Persistence;
+using Orleans;
+using Entrupy.Storage;
+using Orleans.Runtime;
+using Orleans.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Entrupy.Registry.Fingerprints;
@@ -30,7 +32,7 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
     // it is parsed once instead of once per candidate (parsing a probe allocates ~130 KB of floats: an LOH allocation each).
     private static readonly ConditionalWeakTable<byte[], Fingerprint> ParsedProbes = new();
 
-    private IGrainStorage storage = null!;
+    private RecordStore storage = null!;
     private FingerprintModel model = null!;
     private FingerprintMatcher matcher = null!;
     private string key = "";
@@ -47,9 +49,9 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
     /// <inheritdoc />
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        key = GetPrimaryKeyString();
+        key = this.GetPrimaryKeyString();
         FingerprintReferences.ParseSetKey(key);
-        storage = ServiceProvider.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default);
+        storage = ServiceProvider.GetRecordStore();
         model = ServiceProvider.GetRequiredService<FingerprintModel>();
         matcher = ServiceProvider.GetService<FingerprintMatcher>() ?? new FingerprintMatcher(model);
         if (await storage.ReadAsync(SetKey, cancellationToken) is { } record)
@@ -180,11 +182,11 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
         return bytes;
     }
 
-    private GrainStateKey SetKey => new(GrainTypeName, key, "set");
+    private RecordKey SetKey => new(GrainTypeName, key, "set");
 
-    private GrainStateKey LegacyManifestKey => new(GrainTypeName, key, "manifest");
+    private RecordKey LegacyManifestKey => new(GrainTypeName, key, "manifest");
 
-    private GrainStateKey LegacyCaptureKey(int capture) => new(GrainTypeName, $"{key}/{capture}", "fingerprint");
+    private RecordKey LegacyCaptureKey(int capture) => new(GrainTypeName, $"{key}/{capture}", "fingerprint");
 
     /// <summary>The earlier layout's manifest record: one SHA-256 (lowercase hex) per capture record, in order.</summary>
     private sealed record LegacyManifest(string[] Sha256);

@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
 using Entrupy.Fingerprinting;
-using Entrupy.Grains;
-using Entrupy.Grains.Persistence;
+using Orleans;
+using Entrupy.Storage;
+using Orleans.Runtime;
+using Orleans.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -38,12 +40,12 @@ internal sealed class IndexShardGrain(ILogger<IndexShardGrain> logger) : Grain, 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         options = ServiceProvider.GetService<RegistryOptions>() ?? RegistryOptions.Default;
-        var key = GetPrimaryKeyLong();
+        var key = this.GetPrimaryKeyLong();
         if (key < 0 || key >= options.ShardCount)
             throw new ArgumentOutOfRangeException(nameof(key), key, $"Index shard numbers run from 0 to {options.ShardCount - 1}.");
         shard = (int)key;
         var dimension = ServiceProvider.GetRequiredService<FingerprintModel>().GlobalVectorLength;
-        store = new IndexShardStorage(ServiceProvider.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default), shard);
+        store = new IndexShardStorage(ServiceProvider.GetRecordStore(), shard);
 
         (head, headETag) = await store.ReadHeadAsync(cancellationToken);
         if (head is null)
@@ -97,7 +99,7 @@ internal sealed class IndexShardGrain(ILogger<IndexShardGrain> logger) : Grain, 
     /// <inheritdoc />
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (reason == DeactivationReason.ActivationFailed || index is null) return;   // nothing loaded, nothing to save
+        if (reason.ReasonCode == DeactivationReasonCode.ActivationFailed || index is null) return;   // nothing loaded, nothing to save
         try
         {
             await AdoptSnapshotInFlightAsync();
@@ -196,7 +198,7 @@ internal sealed class IndexShardGrain(ILogger<IndexShardGrain> logger) : Grain, 
         {
             // A timer turn, so the caller whose update crossed the line does not wait for the serialization; the
             // chunks, head and trim are then written in the background (seconds for a large shard) while updates go on.
-            snapshotTimer = RegisterGrainTimer(ct =>
+            snapshotTimer = this.RegisterGrainTimer(ct =>
             {
                 snapshotTimer?.Dispose();
                 snapshotTimer = null;
@@ -205,7 +207,7 @@ internal sealed class IndexShardGrain(ILogger<IndexShardGrain> logger) : Grain, 
                 {
                     var store = PrepareSnapshot();
                     snapshotInFlight = Task.Run(() => store(CancellationToken.None), CancellationToken.None);
-                    snapshotPoll = RegisterGrainTimer(_ => snapshotInFlight is { IsCompleted: true } ? AdoptSnapshotInFlightAsync() : Task.CompletedTask,
+                    snapshotPoll = this.RegisterGrainTimer(_ => snapshotInFlight is { IsCompleted: true } ? AdoptSnapshotInFlightAsync() : Task.CompletedTask,
                         SnapshotPollInterval, SnapshotPollInterval);
                 }
                 catch (Exception ex)

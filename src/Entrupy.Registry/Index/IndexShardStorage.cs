@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using Entrupy.Grains.Persistence;
+using Entrupy.Storage;
+using Orleans.Runtime;
+using Orleans.Storage;
 
 namespace Entrupy.Registry.Index;
 
@@ -25,7 +27,7 @@ internal sealed record SnapshotLocation(long Sequence, int Chunks);
 /// journal <c>indexjournal/{shard}/{sequence:D12}/entry</c> (written once, never rewritten),
 /// snapshot chunks <c>indexsnapshot/{shard}/{sequence:D12}/{chunk:D6}/chunk</c> and the head <c>indexsnapshot/{shard}/head</c>.
 /// </summary>
-internal sealed class IndexShardStorage(IGrainStorage storage, int shard)
+internal sealed class IndexShardStorage(RecordStore storage, int shard)
 {
     /// <summary>Grain type name of journal records.</summary>
     public const string JournalGrainType = "indexjournal";
@@ -36,11 +38,11 @@ internal sealed class IndexShardStorage(IGrainStorage storage, int shard)
     // Deletes and reads run this many at a time: enough to hide storage latency, few enough not to flood it.
     private const int Parallelism = 16;
 
-    public GrainStateKey JournalKey(long sequence) => new(JournalGrainType, $"{shard}/{sequence:D12}", "entry");
+    public RecordKey JournalKey(long sequence) => new(JournalGrainType, $"{shard}/{sequence:D12}", "entry");
 
-    public GrainStateKey HeadKey => new(SnapshotGrainType, shard.ToString(System.Globalization.CultureInfo.InvariantCulture), "head");
+    public RecordKey HeadKey => new(SnapshotGrainType, shard.ToString(System.Globalization.CultureInfo.InvariantCulture), "head");
 
-    public GrainStateKey ChunkKey(long sequence, int chunk) => new(SnapshotGrainType, $"{shard}/{sequence:D12}/{chunk:D6}", "chunk");
+    public RecordKey ChunkKey(long sequence, int chunk) => new(SnapshotGrainType, $"{shard}/{sequence:D12}/{chunk:D6}", "chunk");
 
     /// <summary>Writes a journal record; it must not exist yet. Durable when this returns; returns its ETag.</summary>
     public Task<string> AppendAsync(JournalRecord record, CancellationToken cancellationToken) =>
@@ -84,7 +86,7 @@ internal sealed class IndexShardStorage(IGrainStorage storage, int shard)
     /// <exception cref="InvalidDataException">A chunk is missing or the bytes do not match the head's length and hash.</exception>
     public async Task<byte[]> ReadSnapshotAsync(SnapshotHead head, CancellationToken cancellationToken)
     {
-        var chunks = new GrainStateRecord?[head.Chunks];
+        var chunks = new StoredRecord?[head.Chunks];
         await Parallel.ForEachAsync(Enumerable.Range(0, head.Chunks),
             new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken },
             async (i, ct) => chunks[i] = await storage.ReadAsync(ChunkKey(head.Sequence, i), ct));
@@ -147,24 +149,18 @@ internal sealed class IndexShardStorage(IGrainStorage storage, int shard)
         await ClearIfPresentAsync(JournalKey(head.Sequence), ETagOf(head.Sequence), cancellationToken);
     }
 
-    private Task ClearAllAsync(IEnumerable<(GrainStateKey Key, string? ETag)> records, CancellationToken cancellationToken) =>
+    private Task ClearAllAsync(IEnumerable<(RecordKey Key, string? ETag)> records, CancellationToken cancellationToken) =>
         Parallel.ForEachAsync(records, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken },
             async (record, ct) => await ClearIfPresentAsync(record.Key, record.ETag, ct));
 
     // Clearing needs the stored ETag; a record that is already gone counts as cleared (a trim may run twice).
-    private async Task ClearIfPresentAsync(GrainStateKey key, string? etag, CancellationToken cancellationToken)
+    private async Task ClearIfPresentAsync(RecordKey key, string? etag, CancellationToken cancellationToken)
     {
         if (etag is null)
         {
             if (await storage.ReadAsync(key, cancellationToken) is not { } stored) return;
             etag = stored.ETag;
         }
-        try
-        {
-            await storage.ClearAsync(key, etag, cancellationToken);
-        }
-        catch (InconsistentStateException ex) when (ex.StoredETag is null)
-        {
-        }
+        await storage.ClearAsync(key, etag, cancellationToken);   // a record already gone counts as cleared
     }
 }

@@ -40,11 +40,13 @@ fi
 [[ -n "$table_port" && "$table_port" != 0 ]] || table_port="$(free_port)"
 
 # setsid: the emulator outlives this script and a Ctrl+C in the caller's terminal.
+# --skipApiVersionCheck: Azure.Storage.Blobs 12.30 speaks service version 2026-10-06, newer than the newest Azurite
+# on npm (3.37.0) knows; the blob operations Orleans' provider uses are unchanged between the two.
 setsid node "$here/node_modules/azurite/dist/src/azurite.js" \
   --blobHost 127.0.0.1 --blobPort "$blob_port" \
   --queueHost 127.0.0.1 --queuePort "$queue_port" \
   --tableHost 127.0.0.1 --tablePort "$table_port" \
-  --location "$location" --silent --disableTelemetry \
+  --location "$location" --silent --disableTelemetry --skipApiVersionCheck \
   >"$location/azurite.log" 2>&1 </dev/null &
 pid=$!
 echo "$pid" >"$pid_file"

@@ -31,6 +31,8 @@ public static class ContractSerialization
     public static IServiceCollection AddContractSerialization(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
+        // Orleans serializes exceptions only from namespaces it trusts; ours carry the API's validation errors.
+        services.Configure<ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Entrupy"));
         return services.AddSerializer(serializer => serializer.AddJsonSerializer(IsContractType, JsonOptions));
     }
 }

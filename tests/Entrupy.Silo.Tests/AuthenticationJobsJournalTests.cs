@@ -1,6 +1,5 @@
-using Entrupy.Grains.Persistence.Sqlite;
-using Entrupy.Grains.Testing;
-using Entrupy.Silo.Authentication;
+using Entrupy.Persistence.Sqlite;
+using Entrupy.Inference;
 using Entrupy.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -38,9 +37,6 @@ public sealed class AuthenticationJobsJournalTests : IDisposable
         Assert.Equal((1, now.AddMinutes(1), "model busy"), (retried.Attempts, retried.NextAttemptAt, retried.LastError));
     }
 
-    private static Task<TestCluster> StartAsync(string database) =>
-        new TestClusterBuilder()
-            .AddGrain<AuthenticationJobsGrain>()
-            .ConfigureServices(s => s.AddLogging().AddSqliteGrainStorage(database))
-            .DeployAsync();
+    private static Task<TestSilo> StartAsync(string database) =>
+        TestSilo.StartAsync(s => s.Services.AddSqliteGrainStorageAsDefault(database));
 }

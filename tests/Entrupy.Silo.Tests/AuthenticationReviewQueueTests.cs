@@ -1,9 +1,8 @@
-using Entrupy.Grains;
-using Entrupy.Grains.Persistence;
-using Entrupy.Grains.Runtime;
-using Entrupy.Grains.Testing;
+using Orleans;
+using Entrupy.Storage;
+using Orleans.Storage;
 using Entrupy.Registry;
-using Entrupy.Silo.Authentication;
+using Entrupy.Inference;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Entrupy.Silo.Tests;
@@ -13,11 +12,8 @@ public sealed class AuthenticationReviewQueueTests
 {
     private const string TenantId = "ten_00000000000000ab";
 
-    private static async Task<TestCluster> DeployAsync() => await new TestClusterBuilder()
-        .AddGrainsFromAssembly(typeof(ReviewQueueGrain).Assembly)
-        .AddGrainsFromAssembly(typeof(ItemGrain).Assembly)
-        .ConfigureServices(s => s.AddMemoryGrainStorage().AddSingleton(TimeProvider.System))
-        .DeployAsync();
+    private static Task<TestSilo> DeployAsync() =>
+        TestSilo.StartAsync(s => s.AddMemoryGrainStorageAsDefault().Services.AddSingleton(TimeProvider.System));
 
     private static async Task<string> PendingAsync(IGrainFactory grains, string itemId) =>
         (await grains.GetItemGrain(TenantId, itemId).RecordAuthentication(new AuthenticationRequest { ModelId = "acme-leather", ModelVersion = "1.0.0" })).AuthenticationId;
@@ -146,5 +142,5 @@ public sealed class AuthenticationReviewQueueTests
     }
 
     private static AuthenticationJobPayloads NewPayloadStore(IServiceProvider services) =>
-        new(services.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default));
+        new(services.GetRequiredKeyedService<IGrainStorage>(StorageNames.Default));
 }

@@ -1,49 +1,54 @@
-using System.Net;
-using System.Net.Sockets;
-using Entrupy.Grains.Persistence;
-using Entrupy.Silo.Hosting;
+using Entrupy.Persistence.AzureStorage;
+using Entrupy.Silo.Api;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Entrupy.Silo.Tests;
 
-/// <summary>The silo's Storage:Azure section reaches the provider's retry settings (no Azurite needed: a closed port).</summary>
+/// <summary>The silo's Storage:Azure section reaches the Azure SDK's retry settings; store failures map to 503.</summary>
 public sealed class AzureStorageConfigurationTests
 {
-    private const string DevelopmentKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-
     [Fact]
-    public async Task Retry_settings_under_storage_azure_are_applied_to_the_provider()
+    public void Retry_settings_under_storage_azure_reach_the_blob_client()
     {
-        var port = ClosedPort();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["Storage:Provider"] = "azure",
-            ["Storage:Azure:ConnectionString"] = $"AccountName=devstoreaccount1;AccountKey={DevelopmentKey};BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1",
-            ["Storage:Azure:Container"] = "configured",
             ["Storage:Azure:MaxAttempts"] = "2",
             ["Storage:Azure:RetryBaseDelay"] = "00:00:00.010",
-            ["Storage:Azure:RetryBudget"] = "00:00:03",
+            ["Storage:Azure:AttemptTimeout"] = "00:00:03",
         }).Build();
-        var services = new ServiceCollection();
 
-        var selection = services.AddConfiguredGrainStorage(configuration);
-        await using var provider = services.BuildServiceProvider();
-        var storage = provider.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default);
+        var options = AzureBlobGrainStorageHostingExtensions.ClientOptionsFrom(configuration.GetSection("Storage:Azure"));
+        Assert.Equal(1, options.Retry.MaxRetries);                              // 2 attempts
+        Assert.Equal(TimeSpan.FromMilliseconds(10), options.Retry.Delay);
+        Assert.Equal(TimeSpan.FromSeconds(3), options.Retry.NetworkTimeout);
 
-        Assert.Equal(("azure", "configured"), (selection.Provider, selection.Location));
-        var error = await Assert.ThrowsAsync<StorageUnavailableException>(() => storage.ReadAsync(new GrainStateKey("t", "k", "s")));
-        Assert.Contains("failed 2 times", error.Message, StringComparison.Ordinal);       // default would be 3
-        Assert.Contains("retry budget 3 s", error.Message, StringComparison.Ordinal);     // default would be 6 s
-        Assert.Contains($"127.0.0.1:{port}", error.Message, StringComparison.Ordinal);
+        var defaults = AzureBlobGrainStorageHostingExtensions.ClientOptionsFrom(new ConfigurationBuilder().Build());
+        Assert.Equal((3, TimeSpan.FromSeconds(10)), (defaults.Retry.MaxRetries, defaults.Retry.NetworkTimeout));
     }
 
-    private static int ClosedPort()
+    [Fact]
+    public void A_missing_or_malformed_connection_string_names_the_keys_to_set()
     {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
+        var missing = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Storage:Provider"] = "azure" }).Build();
+        if (Environment.GetEnvironmentVariable(AzureBlobGrainStorageHostingExtensions.ConnectionStringEnvironmentVariable) is null)
+            Assert.Null(AzureBlobGrainStorageHostingExtensions.ResolveConnectionString(missing));
+        var configured = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:AzureStorage"] = "UseDevelopmentStorage=true",
+        }).Build();
+        Assert.Equal("UseDevelopmentStorage=true", AzureBlobGrainStorageHostingExtensions.ResolveConnectionString(configured));
+    }
+
+    [Fact]
+    public void Azure_storage_failures_map_to_503_with_retry_after()
+    {
+        var (kind, _) = ApiProblems.Map(new Azure.RequestFailedException(0, "Connection refused (127.0.0.1:1)"));
+        Assert.Equal(503, kind.Status);
+        (kind, _) = ApiProblems.Map(new Azure.RequestFailedException(503, "Server busy"));
+        Assert.Equal(503, kind.Status);
+        (kind, _) = ApiProblems.Map(new HttpRequestException("Connection refused"));
+        Assert.Equal(503, kind.Status);
+        (kind, _) = ApiProblems.Map(new Azure.RequestFailedException(403, "AuthorizationFailure"));
+        Assert.Equal(500, kind.Status); // a misconfiguration, not an outage
     }
 }

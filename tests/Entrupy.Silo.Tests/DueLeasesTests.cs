@@ -1,4 +1,5 @@
 using Entrupy.Silo.Hosting;
+using Entrupy.Storage;
 
 namespace Entrupy.Silo.Tests;
 

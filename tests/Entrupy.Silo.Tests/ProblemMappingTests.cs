@@ -1,5 +1,6 @@
-using Entrupy.Grains;
-using Entrupy.Grains.Persistence;
+using Orleans;
+using Entrupy.Storage;
+using Orleans.Storage;
 using Entrupy.Silo.Api;
 
 namespace Entrupy.Silo.Tests;
@@ -11,7 +12,7 @@ public sealed class ProblemMappingTests
     public void StoreFailuresConflictsTimeoutsAndUnknownExceptionsMapToStableKinds()
     {
         Assert.Equal((503, "storage-unavailable"), Kind(new StorageUnavailableException("blob endpoint refused the connection")));
-        Assert.Equal((409, "conflict"), Kind(new InconsistentStateException(new GrainStateKey("t", "k", "s"), "1", "2")));
+        Assert.Equal((409, "conflict"), Kind(new InconsistentStateException("ETag conflict on t/k/s", "2", "1")));
         Assert.Equal((504, "timeout"), Kind(new TimeoutException()));
         Assert.Equal((413, "payload-too-large"), Kind(new Microsoft.AspNetCore.Http.BadHttpRequestException("too big", 413)));
         Assert.Equal((404, "not-found"), Kind(new ApiException(ApiErrorKind.NotFound, "gone")));

@@ -1,7 +1,7 @@
-using Entrupy.Grains.Persistence.Sqlite;
-using Entrupy.Grains.Testing;
+using Entrupy.Persistence.Sqlite;
 using Entrupy.Silo.Hosting;
-using Entrupy.Silo.Items;
+using Entrupy.Storage;
+using Entrupy.Registry;
 using Entrupy.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -69,11 +69,6 @@ public sealed class TenantItemDirectoryTests : IDisposable
         Assert.Equal(at.AddSeconds(items - 1), entries[^1].CreatedAt);
     }
 
-    private static Task<TestCluster> StartAsync(string database)
-    {
-        var builder = new TestClusterBuilder()
-            .AddGrain<TenantItemsGrain>()
-            .ConfigureServices(s => s.AddLogging().AddSqliteGrainStorage(database));
-        return builder.DeployAsync();
-    }
+    private static Task<TestSilo> StartAsync(string database) =>
+        TestSilo.StartAsync(s => s.Services.AddSqliteGrainStorageAsDefault(database));
 }

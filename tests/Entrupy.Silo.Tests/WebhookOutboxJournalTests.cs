@@ -1,6 +1,5 @@
-using Entrupy.Grains.Persistence.Sqlite;
-using Entrupy.Grains.Testing;
-using Entrupy.Silo.Webhooks;
+using Entrupy.Persistence.Sqlite;
+using Entrupy.Webhooks;
 using Entrupy.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -63,9 +62,6 @@ public sealed class WebhookOutboxJournalTests : IDisposable
         Assert.Equal((1, now.AddMinutes(5)), (retried.Attempts, retried.NextAttemptAt));
     }
 
-    private static Task<TestCluster> StartAsync(string database) =>
-        new TestClusterBuilder()
-            .AddGrain<WebhookOutboxGrain>()
-            .ConfigureServices(s => s.AddLogging().AddSqliteGrainStorage(database))
-            .DeployAsync();
+    private static Task<TestSilo> StartAsync(string database) =>
+        TestSilo.StartAsync(s => s.Services.AddSqliteGrainStorageAsDefault(database));
 }

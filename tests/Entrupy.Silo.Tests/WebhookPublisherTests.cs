@@ -1,10 +1,10 @@
 using System.Text.Json;
-using Entrupy.Grains;
-using Entrupy.Grains.Persistence;
-using Entrupy.Grains.Testing;
+using Orleans;
+using Entrupy.Storage;
+using Orleans.Storage;
 using Entrupy.Silo.Api;
-using Entrupy.Silo.Tenancy;
-using Entrupy.Silo.Webhooks;
+using Entrupy.Tenancy;
+using Entrupy.Webhooks;
 
 namespace Entrupy.Silo.Tests;
 
@@ -14,10 +14,7 @@ public sealed class WebhookPublisherTests
     [Fact]
     public async Task PublishQueuesOneDeliveryPerSubscriptionOfThatKindOnly()
     {
-        await using var cluster = await new TestClusterBuilder()
-            .AddGrainsFromAssembly(typeof(WebhookPublisher).Assembly)
-            .ConfigureServices(s => s.AddMemoryGrainStorage())
-            .DeployAsync();
+        await using var cluster = await TestSilo.StartAsync(s => s.AddMemoryGrainStorageAsDefault());
         var grains = cluster.GrainFactory;
         var tenant = grains.GetGrain<ITenantGrain>("ten_00000000000000aa");
         await tenant.Create("publisher", DateTimeOffset.UtcNow);

@@ -143,6 +143,12 @@ public static class ApiProblems
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (ApiErrorKind.PayloadTooLarge, "The request body exceeds the configured limit (Limits:MaxRequestBodyBytes)."),
         BadHttpRequestException e => (ApiErrorKind.ForStatus(e.StatusCode), e.Message),
         StorageUnavailableException => (ApiErrorKind.StorageUnavailable, "The grain store did not answer; retry later."),
+        // Orleans' Azure Blob provider lets the Azure SDK's errors through: an outage (no answer, 5xx, throttling)
+        // may pass; anything else (403 on a wrong key, 404 on a missing container) is a deployment error.
+        Azure.RequestFailedException { Status: 0 or 408 or 429 or >= 500 } or HttpRequestException or System.Net.Sockets.SocketException
+            => (ApiErrorKind.StorageUnavailable, "The grain store did not answer; retry later."),
+        { InnerException: { } inner } when MapInfrastructure(inner).Kind == ApiErrorKind.StorageUnavailable
+            => (ApiErrorKind.StorageUnavailable, "The grain store did not answer; retry later."),
         InconsistentStateException => (ApiErrorKind.Conflict, "The resource was changed concurrently; retry the request."),
         TimeoutException => (ApiErrorKind.Timeout, "An internal call timed out; retry later."),
         _ => (ApiErrorKind.Internal, "An unexpected error occurred; quote the trace_id when reporting it."),

@@ -1,5 +1,7 @@
 using Entrupy.Silo.Tenancy;
 using Entrupy.Silo.Webhooks;
+using Entrupy.Tenancy;
+using Entrupy.Webhooks;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.DependencyInjection.Extensions;

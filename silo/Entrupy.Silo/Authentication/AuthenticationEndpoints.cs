@@ -1,3 +1,6 @@
+using Entrupy.Tenancy;
+using Entrupy.Webhooks;
+using Entrupy.Inference;
 using System.Globalization;
 using System.Security.Claims;
 using System.Security.Cryptography;
@@ -9,7 +12,6 @@ using Entrupy.Registry.Api;
 using Entrupy.Registry.Inference;
 using Entrupy.Silo.Api;
 using Entrupy.Silo.Items;
-using Entrupy.Silo.Webhooks;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 

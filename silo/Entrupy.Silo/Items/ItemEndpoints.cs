@@ -1,3 +1,6 @@
+using Entrupy.Tenancy;
+using Entrupy.Webhooks;
+using Entrupy.Inference;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
@@ -6,7 +9,6 @@ using Entrupy.Registry;
 using Entrupy.Registry.Api;
 using Entrupy.Registry.Inference;
 using Entrupy.Silo.Api;
-using Entrupy.Silo.Webhooks;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Entrupy.Silo.Items;

@@ -1,3 +1,6 @@
+using Entrupy.Tenancy;
+using Entrupy.Webhooks;
+using Entrupy.Inference;
 using System.Text.Json.Serialization;
 using Orleans;
 using Entrupy.Silo.Api;

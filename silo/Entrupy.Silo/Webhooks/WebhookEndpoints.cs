@@ -1,8 +1,9 @@
+using Entrupy.Webhooks;
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Orleans;
 using Entrupy.Silo.Api;
-using Entrupy.Silo.Tenancy;
+using Entrupy.Tenancy;
 
 namespace Entrupy.Silo.Webhooks;
 

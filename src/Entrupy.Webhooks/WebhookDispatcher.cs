@@ -1,13 +1,13 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Orleans;
-using Entrupy.Silo.Api;
-using Entrupy.Silo.Tenancy;
-using Entrupy.Webhooks;
+using Entrupy.Tenancy;
 using Microsoft.Extensions.Options;
 
-namespace Entrupy.Silo.Webhooks;
+namespace Entrupy.Webhooks;
 
 /// <summary>
 /// Sends due outbox entries: signs each attempt, records it in the subscription's delivery log, and either removes the

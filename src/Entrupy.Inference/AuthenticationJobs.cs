@@ -1,11 +1,13 @@
 using System.Buffers.Binary;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Orleans;
 using Entrupy.Storage;
 using Orleans.Runtime;
 using Orleans.Storage;
-using Entrupy.Silo.Hosting;
 
-namespace Entrupy.Silo.Authentication;
+namespace Entrupy.Inference;
 
 /// <summary>
 /// One authentication waiting to be run through its model. The captures are not in here (see

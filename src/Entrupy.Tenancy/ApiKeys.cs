@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Entrupy.Silo.Tenancy;
+namespace Entrupy.Tenancy;
 
 /// <summary>Generates API keys, secrets and ids, and hashes keys for storage.</summary>
 internal static class ApiKeys

@@ -3,7 +3,7 @@ using Entrupy.Storage;
 using Orleans.Runtime;
 using Orleans.Storage;
 
-namespace Entrupy.Silo.Tenancy;
+namespace Entrupy.Tenancy;
 
 /// <summary>A tenant as the API shows it.</summary>
 internal sealed record TenantInfo(string Id, string Name, DateTimeOffset CreatedAt);

@@ -4,7 +4,7 @@ using Orleans.Runtime;
 using Orleans.Storage;
 using Entrupy.Registry;
 
-namespace Entrupy.Silo.Authentication;
+namespace Entrupy.Inference;
 
 /// <summary>An authentication waiting for an expert, as it was when it entered the queue.</summary>
 /// <param name="Sequence">Position in the tenant's queue (increasing, never reused): the paging cursor.</param>

@@ -1,4 +1,4 @@
-namespace Entrupy.Silo.Authentication;
+namespace Entrupy.Inference;
 
 /// <summary>How the background runner works through authentication jobs (section <c>AuthenticationJobs</c>).</summary>
 public sealed class AuthenticationJobOptions

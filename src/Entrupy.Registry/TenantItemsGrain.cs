@@ -1,13 +1,13 @@
 using System.Text;
+using Microsoft.Extensions.Logging;
 using Orleans;
 using Entrupy.Storage;
 using Orleans.Runtime;
 using Orleans.Storage;
 using Entrupy.Registry;
 using Entrupy.Registry.Api;
-using Entrupy.Silo.Hosting;
 
-namespace Entrupy.Silo.Items;
+namespace Entrupy.Registry;
 
 /// <summary>A change to one item's directory entry; counts only ever grow, so updates may arrive in any order.</summary>
 /// <param name="CustomerItemId">The item.</param>

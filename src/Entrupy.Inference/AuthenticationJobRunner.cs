@@ -1,10 +1,13 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Orleans;
 using Entrupy.Registry;
 using Entrupy.Registry.Inference;
-using Entrupy.Silo.Webhooks;
+using Entrupy.Webhooks;
 using Microsoft.Extensions.Options;
 
-namespace Entrupy.Silo.Authentication;
+namespace Entrupy.Inference;
 
 /// <summary>Wakes the runner when a job is submitted, so it does not wait for its next poll.</summary>
 internal sealed class AuthenticationJobSignal

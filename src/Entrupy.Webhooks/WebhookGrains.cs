@@ -1,10 +1,10 @@
+using Microsoft.Extensions.Logging;
 using Orleans;
 using Entrupy.Storage;
 using Orleans.Runtime;
 using Orleans.Storage;
-using Entrupy.Silo.Hosting;
 
-namespace Entrupy.Silo.Webhooks;
+namespace Entrupy.Webhooks;
 
 /// <summary>A delivery waiting in the outbox. The body is fixed at publish time, so every attempt sends the same bytes.</summary>
 internal sealed record OutboxEntry(string Id, string TenantId, string SubscriptionId, string EventId, string Kind, string Body,

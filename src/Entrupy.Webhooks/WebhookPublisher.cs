@@ -1,8 +1,8 @@
 using System.Text.Json;
 using Orleans;
-using Entrupy.Silo.Tenancy;
+using Entrupy.Tenancy;
 
-namespace Entrupy.Silo.Webhooks;
+namespace Entrupy.Webhooks;
 
 /// <summary>The event kinds tenants can subscribe to.</summary>
 public static class WebhookEventKinds

@@ -83,6 +83,16 @@ public sealed class EntrupyClient : IDisposable
         return await transport.SendAsync<TraceResponse>(HttpMethod.Post, ApiRoutes.Trace + Query(("top", Int(top))), body, request, ct).ConfigureAwait(false);
     }
 
+    /// <summary>Runs the server's quality gate on captures without storing anything (guided capture before a registration).</summary>
+    /// <param name="images">The captures.</param>
+    /// <param name="ct">Cancels the call, retries included.</param>
+    /// <returns>One verdict per capture, in order.</returns>
+    public async Task<CaptureAssessmentResponse> AssessCapturesAsync(IReadOnlyList<CaptureImage> images, CancellationToken ct = default)
+    {
+        var body = await RequestBody.MultipartAsync(images, null, ct).ConfigureAwait(false);
+        return await transport.SendAsync<CaptureAssessmentResponse>(HttpMethod.Post, ApiRoutes.CaptureAssessment, body, null, ct).ConfigureAwait(false);
+    }
+
     /// <summary>Records a chain-of-custody event on the item.</summary>
     /// <param name="customerItemId">The item.</param>
     /// <param name="custodyEvent">The event; set <see cref="CustodyEventRequest.EventId"/> to make repeats return the stored event.</param>

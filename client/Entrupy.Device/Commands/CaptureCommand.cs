@@ -8,8 +8,8 @@ using Entrupy.Device.Output;
 namespace Entrupy.Device.Commands;
 
 /// <summary>
-/// <c>capture</c>: guided registration by item-type profile. Each spot's capture is checked on the device with the
-/// server's quality gate; a bad one is explained (how to retake it) and, at a terminal, asked for again. Nothing is
+/// <c>capture</c>: guided registration by item-type profile. Each spot's capture is checked with the server's quality
+/// gate (<c>POST /captures/assess</c>); a bad one is explained (how to retake it) and, at a terminal, asked for again. Nothing is
 /// uploaded until every spot passes.
 /// </summary>
 internal static class CaptureCommand
@@ -21,9 +21,8 @@ internal static class CaptureCommand
         var images = new Option<string[]>("--image", "-i") { Description = "SPOT=PATH for a spot of the profile; repeat per spot (missing spots are asked for at a terminal)", Arity = ArgumentArity.ZeroOrMore };
         var checkOnly = new Option<bool>("--check-only") { Description = "Check the captures, do not upload" };
         var profilesFile = new Option<string?>("--profiles") { Description = "Profiles file (default: profiles.json shipped with the tool)", Recursive = true };
-        var modelDir = new Option<string?>("--model-dir") { Description = "Fingerprint model directory for the quality gate (default: the one shipped with the tool)" };
         var meta = new RegistrationOptions();
-        var command = new Command("capture", "Guided capture: check each spot of an item-type profile locally, then register") { profile, item, images, checkOnly, profilesFile, modelDir };
+        var command = new Command("capture", "Guided capture: check each spot of an item-type profile with the server's quality gate, then register") { profile, item, images, checkOnly, profilesFile };
         meta.AddTo(command);
         app.Bind(command, "capture", async (ctx, ct) =>
         {
@@ -39,22 +38,22 @@ internal static class CaptureCommand
             if (missing.Count > 0 && !interactive)
                 throw new UsageException($"missing captures for {string.Join(", ", missing.Select(s => s.Name))}: pass --image SPOT=PATH for each ({string.Join("; ", missing.Select(s => s.Name + ": " + s.Instruction))})");
 
-            using var gate = LocalQualityGate.Load(ctx.Get(modelDir) is { } md ? ctx.FullPath(md) : null);
+            var gate = new ServerQualityGate(ctx.Client);
             var checks = new List<(CaptureSpot Spot, CaptureCheck Check)>();
             foreach (var spot in chosen.Spots)
             {
                 var path = given.TryGetValue(spot.Name, out var p) ? p : Prompt(ctx, spot, null);
-                var check = path is null ? null : gate.Check(path);
+                var check = path is null ? null : await gate.CheckAsync(path, ct);
                 // At a terminal, a failed capture is explained and asked for again until it passes (or the operator gives up).
                 while (interactive && check is { Passes: false })
                 {
                     path = Prompt(ctx, spot, check);
                     if (path is null) break;
-                    check = gate.Check(path);
+                    check = await gate.CheckAsync(path, ct);
                 }
                 if (check is null) throw new UsageException($"no capture for {spot.Name}");
                 checks.Add((spot, check));
-                ctx.Output.Debug($"{spot.Name}: {(check.Passes ? "ok" : check.Rejection.ToString())} {check.Path}");
+                ctx.Output.Debug($"{spot.Name}: {(check.Passes ? "ok" : check.Rejection)} {check.Path}");
             }
 
             var spots = checks.Select(c => ToSpotCheck(c.Spot, c.Check)).ToArray();
@@ -133,7 +132,7 @@ internal static class CaptureCommand
         Spot = spot.Name,
         Image = check.Path,
         Passes = check.Passes,
-        Rejection = check.Rejection is { } r ? JsonNamingPolicy.SnakeCaseLower.ConvertName(r.ToString()) : null,
+        Rejection = check.Rejection,
         Advice = check.Advice,
         Focus = check.Quality?.Focus,
         Mean = check.Quality?.Mean,

@@ -274,7 +274,7 @@ internal sealed record SpotCheck
     /// <summary>True when it passes the quality gate.</summary>
     public bool Passes { get; init; }
 
-    /// <summary>Rejection (snake_case of <c>CaptureRejection</c>), or null.</summary>
+    /// <summary>Rejection code (snake_case, as the API gives it), or null.</summary>
     public string? Rejection { get; init; }
 
     /// <summary>How to retake it, or null.</summary>

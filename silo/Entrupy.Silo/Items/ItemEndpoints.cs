@@ -55,6 +55,11 @@ internal static class ItemEndpoints
         Tenant(app.MapPost(ApiRoutes.Trace, TraceAsync)).WithName("Trace")
             .WithSummary("1:N within the tenant: which registered item do the multipart 'image' captures show? (?top=1..20)")
             .Produces<TraceResponse>().ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        app.MapPost(ApiRoutes.CaptureAssessment, AssessCapturesAsync).RequireAuthorization(ApiAuth.TenantPolicy).WithTags("captures")
+            .WithName("AssessCaptures")
+            .WithSummary("The quality gate on the multipart 'image' captures, one verdict each; nothing is stored.")
+            .Produces<CaptureAssessmentResponse>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         Tenant(app.MapPost(ApiRoutes.Custody, AddCustodyEventAsync)).WithName("AddCustodyEvent")
             .Accepts<CustodyEventRequest>("application/json").Produces<CustodyEvent>(StatusCodes.Status201Created);
         Tenant(app.MapGet(ApiRoutes.Custody, ListCustodyAsync)).WithName("ListCustodyEvents")
@@ -117,6 +122,24 @@ internal static class ItemEndpoints
             model = response.Model,
         }, cancellationToken));
         return TypedResults.Ok(response);
+    }
+
+    private static async Task<IResult> AssessCapturesAsync(HttpRequest request, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        var timing = ServerTiming.Of(request.HttpContext);
+        var upload = await timing.Time("form", () => ItemRequests.ReadCapturesAsync(request, metadataAllowed: false, cancellationToken));
+        var results = await timing.Time("extract", () => grains.GetGrain<IFingerprintExtractorGrain>(0).Extract(upload.Images, FingerprintUse.Probe));
+        return TypedResults.Ok(new CaptureAssessmentResponse
+        {
+            Captures = [.. results.Select((r, i) => new CaptureAssessment
+            {
+                Index = i,
+                Accepted = r.Rejection is null,
+                Rejection = r.Rejection,
+                Message = r.Message,
+                Quality = r.Quality is { } q ? q with { Index = i } : null,
+            })],
+        });
     }
 
     private static async Task<IResult> TraceAsync(HttpRequest request, ClaimsPrincipal user, IGrainFactory grains, [FromServices] IItemRegistry registry,

@@ -24,6 +24,12 @@ public static class ApiRoutes
     /// <summary><c>POST</c> multipart (<c>image</c> parts, <c>?top=1..20</c>, default 5) → 200 <see cref="TraceResponse"/> (1:N within the tenant).</summary>
     public const string Trace = "/trace";
 
+    /// <summary>
+    /// <c>POST</c> multipart (<c>image</c> parts) → 200 <see cref="CaptureAssessmentResponse"/>: the server's quality gate
+    /// on each capture, nothing stored (guided capture asks this before uploading a registration).
+    /// </summary>
+    public const string CaptureAssessment = "/captures/assess";
+
     /// <summary><c>POST</c> JSON <see cref="CustodyEventRequest"/> → 201 <see cref="CustodyEvent"/>; <c>GET</c> (<c>?from=0&amp;limit=1..1000</c>) → <see cref="CustodyEventPage"/>.</summary>
     public const string Custody = "/items/{id}/custody";
 
@@ -132,6 +138,32 @@ public sealed record CaptureQuality
 
     /// <summary>Share of clipped (black or white) pixels.</summary>
     public double Clipped { get; init; }
+}
+
+/// <summary>The quality gate's verdict on one capture.</summary>
+public sealed record CaptureAssessment
+{
+    /// <summary>Index of the image part, from 0.</summary>
+    public int Index { get; init; }
+
+    /// <summary>True when the capture passes the gate (a registration with it would be accepted).</summary>
+    public bool Accepted { get; init; }
+
+    /// <summary>Stable rejection code (snake_case: not_an_image, corrupt, too_large, too_small, out_of_focus, overexposed, underexposed, low_contrast, clipped), or null.</summary>
+    public string? Rejection { get; init; }
+
+    /// <summary>The engine's explanation of a rejection, or null.</summary>
+    public string? Message { get; init; }
+
+    /// <summary>Quality figures, when the capture could be decoded.</summary>
+    public CaptureQuality? Quality { get; init; }
+}
+
+/// <summary>Answer to <see cref="ApiRoutes.CaptureAssessment"/>: one verdict per image part, in order.</summary>
+public sealed record CaptureAssessmentResponse
+{
+    /// <summary>The verdicts.</summary>
+    public CaptureAssessment[] Captures { get; init; } = [];
 }
 
 /// <summary>Answer to a registration.</summary>

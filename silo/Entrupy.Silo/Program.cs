@@ -37,6 +37,7 @@ try
         silo.ConfigureSiloClustering(builder.Configuration);
         storage = silo.AddConfiguredGrainStorage(builder.Configuration);
         silo.Services.AddContractSerialization();
+        silo.AddStateWriteFailureDeactivation();
         silo.AddRegistryGrains(registryOptions)   // with the IItemRegistry service the item endpoints use
             .AddInferenceGrains(inferenceOptions); // fingerprint extraction and authentication models
     });
@@ -48,7 +49,6 @@ catch (InvalidOperationException e)
     return 2;
 }
 builder.Services.AddSiloApi(builder.Configuration);
-builder.Services.AddItemEndpoints();
 builder.Services.AddAuthenticationJobs(builder.Configuration);
 // Kestrel's own cap backs up the Content-Length check for chunked bodies.
 builder.WebHost.ConfigureKestrel(kestrel =>

@@ -32,7 +32,8 @@ public static class RegistrySiloBuilderExtensions
 public static class RegistryServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers <see cref="IItemRegistry"/> (singleton) with what it needs: <paramref name="options"/> (replacing
+    /// Registers <see cref="IItemRegistry"/> and <see cref="ItemUseCases"/> (singletons; the use cases also need an
+    /// <c>IWebhookPublisher</c>, which the host registers) with what they need: <paramref name="options"/> (replacing
     /// any registered before; when null, <see cref="RegistryOptions.Default"/> unless some are registered), and,
     /// unless already registered, <see cref="FingerprintModel.LoadDefault"/> (loaded on first use) and a
     /// <see cref="FingerprintMatcher"/> over it. The silo must host the registry grains
@@ -54,6 +55,9 @@ public static class RegistryServiceCollectionExtensions
 
         services.TryAddSingleton(_ => FingerprintModel.LoadDefault());
         services.TryAddSingleton(sp => new FingerprintMatcher(sp.GetRequiredService<FingerprintModel>()));
+        services.TryAddSingleton<TenantItemDirectory>();
+        services.TryAddSingleton<ItemUseCases>();
+        services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IItemRegistry>(sp => new ItemRegistry(
             sp.GetRequiredService<IGrainFactory>(),
             sp.GetRequiredService<FingerprintModel>(),

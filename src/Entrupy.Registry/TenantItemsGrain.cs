@@ -118,13 +118,14 @@ internal sealed class TenantItemsGrain([PersistentState("tenantitems")] IPersist
 /// state holds every item of a big tenant. Pages merge the buckets in ordinal id order; the cursor is the last id
 /// returned, so items added meanwhile are neither skipped nor repeated (unless they sort before the cursor).
 /// </summary>
-internal sealed class TenantItemDirectory(IGrainFactory grains)
+public sealed class TenantItemDirectory(IGrainFactory grains)
 {
     /// <summary>Buckets per tenant. Changing it re-homes entries, so it is fixed.</summary>
     public const int BucketCount = 16;
 
     private const string CursorPrefix = "v1:";
 
+    /// <summary>Records what changed about an item (null: unchanged); durable when this returns.</summary>
     public Task RecordAsync(ItemKey item, int? currentRegistration, int? custodyEvents, DateTimeOffset at) =>
         Bucket(item.TenantId, IndexSharding.ShardOf(item.CustomerItemId, BucketCount))
             .Record(new ItemDirectoryUpdate(item.CustomerItemId, currentRegistration, custodyEvents, at));

@@ -29,6 +29,7 @@ public sealed class TestSilo : IAsyncDisposable
         {
             silo.Services.AddContractSerialization();
             silo.Services.AddSingleton<IGrainStorageSerializer, EntrupyGrainStateSerializer>();
+            silo.AddStateWriteFailureDeactivation();
             configure(silo);
         });
         builder.ConfigureClient(client => client.Services.AddContractSerialization());

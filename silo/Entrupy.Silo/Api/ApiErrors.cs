@@ -128,6 +128,10 @@ public static class ApiProblems
         RegistryNotFoundException e => (ApiErrorKind.NotFound, e.Message, null),
         ItemLinkedException e => (ApiErrorKind.ItemLinked, e.Message, new Dictionary<string, object?> { ["linked_to"] = e.LinkedTo }),
         RegistryConflictException e => (ApiErrorKind.Conflict, e.Message, null),
+        CaptureRejectedException e => (ApiErrorKind.CaptureRejected, e.Message, new Dictionary<string, object?>
+        {
+            ["rejections"] = e.Rejections.Select(r => new Items.CaptureRejectionDetail(r.Index, r.Reason, r.Message, r.Quality)).ToArray(),
+        }),
         CustodyChainTamperedException e => (ApiErrorKind.CustodyChainTampered,
             $"The custody history of this item does not verify (event #{e.Sequence} {e.Reason}); it was changed outside the registry. " +
             "The item is unavailable until its history is restored from a trusted copy.",

@@ -10,7 +10,7 @@ namespace Entrupy.Silo.Api;
 /// <c>bench/run registry</c> can tell the silo's stages from the network and from queueing in front of it. A request
 /// that a garbage collection paused also gets <c>gc;dur=</c>: the process's pause time while it was in flight.
 /// </summary>
-internal sealed class ServerTiming
+internal sealed class ServerTiming : Entrupy.Registry.IStageTimer
 {
     /// <summary>The response header.</summary>
     public const string HeaderName = "Server-Timing";

@@ -36,7 +36,8 @@ public sealed record RuntimeStatus(
                 [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)],
                 GC.GetTotalPauseDuration().TotalMilliseconds,
                 GC.GetTotalAllocatedBytes(),
-                info.HeapSizeBytes,
+                // Before the first collection the collector has no "after" figure (0); the live estimate stands in.
+                info.Index == 0 ? GC.GetTotalMemory(forceFullCollection: false) : info.HeapSizeBytes,
                 info.FragmentedBytes,
                 info.TotalCommittedBytes),
             new JitStatus(
@@ -51,7 +52,7 @@ public sealed record RuntimeStatus(
 /// <param name="Collections">Collections of generation 0, 1 and 2 (a gen-2 collection counts in all three).</param>
 /// <param name="PauseMilliseconds">Total time managed threads were paused by the collector: every request in flight waits through each pause.</param>
 /// <param name="AllocatedBytes">Bytes allocated so far.</param>
-/// <param name="HeapBytes">Heap size after the last collection.</param>
+/// <param name="HeapBytes">Heap size after the last collection (before the first one: the bytes in use now).</param>
 /// <param name="FragmentedBytes">Free space inside the heap after the last collection.</param>
 /// <param name="CommittedBytes">Memory committed for the heap.</param>
 public sealed record GcStatus(string Mode, int[] Collections, double PauseMilliseconds, long AllocatedBytes, long HeapBytes, long FragmentedBytes, long CommittedBytes);

@@ -13,17 +13,6 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace Entrupy.Silo.Items;
 
-/// <summary>Registers what the item endpoints need besides the registry itself.</summary>
-internal static class ItemServices
-{
-    /// <summary>Adds the tenant item directory (its grains come with the silo assembly).</summary>
-    public static IServiceCollection AddItemEndpoints(this IServiceCollection services)
-    {
-        services.AddSingleton<TenantItemDirectory>();
-        return services;
-    }
-}
-
 /// <summary>
 /// The item REST endpoints (routes in <see cref="ApiRoutes"/>): register, compare, trace, custody, EPCIS export, item
 /// view, listing and links. All are tenant-scoped; every POST needs an Idempotency-Key.
@@ -75,53 +64,24 @@ internal static class ItemEndpoints
         return app;
     }
 
-    private static async Task<IResult> RegisterAsync(string id, HttpRequest request, ClaimsPrincipal user, IGrainFactory grains,
-        [FromServices] IItemRegistry registry, [FromServices] TenantItemDirectory directory, IWebhookPublisher webhooks, TimeProvider clock, CancellationToken cancellationToken)
+    private static async Task<IResult> RegisterAsync(string id, HttpRequest request, ClaimsPrincipal user, [FromServices] ItemUseCases items,
+        CancellationToken cancellationToken)
     {
         var key = ItemRequests.Key(user, id);
         var timing = ServerTiming.Of(request.HttpContext);
         var upload = await timing.Time("form", () => ItemRequests.ReadCapturesAsync(request, metadataAllowed: true, cancellationToken));
         var metadata = upload.MetadataJson is { } json ? ItemRequests.ParseJson<RegistrationMetadata>(json, "metadata part") : new RegistrationMetadata();
-        metadata = metadata with { CapturedAt = metadata.CapturedAt ?? clock.GetUtcNow() };
-        var captures = await timing.Time("extract", () => ItemRequests.ExtractAsync(grains, upload.Images, FingerprintUse.Enrolment));
-
-        var response = await timing.Time("register", () => registry.RegisterAsync(key, captures.Fingerprints, metadata, RegistrationRequestId(key, request), cancellationToken));
-        response = response with { Captures = captures.Qualities };
-        await timing.Time("directory", () => directory.RecordAsync(key, response.Registration.Number, response.CustodyEvent is { } e ? e.Sequence + 1 : null, clock.GetUtcNow()));
-        // Published only now: the registration is durable in the item and the index.
-        await timing.Time("webhooks", () => webhooks.PublishAsync(key.TenantId, WebhookEventKinds.RegistrationCompleted, new
-        {
-            customer_item_id = key.CustomerItemId,
-            registration_number = response.Registration.Number,
-            superseded = response.Superseded,
-            model_id = response.Registration.ModelId,
-            model_version = response.Registration.ModelVersion,
-            captured_at = response.Registration.CapturedAt,
-            registered_at = response.Registration.RegisteredAt,
-            capture_count = response.Registration.CaptureCount,
-            custody_event_id = response.CustodyEvent?.EventId,
-        }, cancellationToken));
+        var response = await items.RegisterAsync(key, upload.Images, metadata, RegistrationRequestId(key, request), timing, cancellationToken);
         return TypedResults.Created(ApiRoutes.Format(ApiRoutes.Item, key.CustomerItemId), response);
     }
 
-    private static async Task<IResult> CompareAsync(string id, HttpRequest request, ClaimsPrincipal user, IGrainFactory grains,
-        [FromServices] IItemRegistry registry, IWebhookPublisher webhooks, CancellationToken cancellationToken)
+    private static async Task<IResult> CompareAsync(string id, HttpRequest request, ClaimsPrincipal user, [FromServices] ItemUseCases items,
+        CancellationToken cancellationToken)
     {
         var key = ItemRequests.Key(user, id);
         var timing = ServerTiming.Of(request.HttpContext);
         var upload = await timing.Time("form", () => ItemRequests.ReadCapturesAsync(request, metadataAllowed: false, cancellationToken));
-        var captures = await timing.Time("extract", () => ItemRequests.ExtractAsync(grains, upload.Images, FingerprintUse.Probe));
-        var response = await timing.Time("match", () => registry.CompareAsync(key, captures.Fingerprints, cancellationToken)) with { Captures = captures.Qualities };
-        await timing.Time("webhooks", () => webhooks.PublishAsync(key.TenantId, WebhookEventKinds.ComparisonCompleted, new
-        {
-            customer_item_id = key.CustomerItemId,
-            match = response.Match,
-            score = response.Score,
-            threshold = response.Threshold,
-            registration_number = response.RegistrationNumber,
-            model = response.Model,
-        }, cancellationToken));
-        return TypedResults.Ok(response);
+        return TypedResults.Ok(await items.CompareAsync(key, upload.Images, timing, cancellationToken));
     }
 
     private static async Task<IResult> AssessCapturesAsync(HttpRequest request, IGrainFactory grains, CancellationToken cancellationToken)
@@ -142,33 +102,25 @@ internal static class ItemEndpoints
         });
     }
 
-    private static async Task<IResult> TraceAsync(HttpRequest request, ClaimsPrincipal user, IGrainFactory grains, [FromServices] IItemRegistry registry,
+    private static async Task<IResult> TraceAsync(HttpRequest request, ClaimsPrincipal user, [FromServices] ItemUseCases items,
         CancellationToken cancellationToken)
     {
         var tenantId = user.TenantId();
         var top = ItemRequests.QueryInt(request, "top", DefaultTop, 1, MaxTop);
         var timing = ServerTiming.Of(request.HttpContext);
         var upload = await timing.Time("form", () => ItemRequests.ReadCapturesAsync(request, metadataAllowed: false, cancellationToken));
-        var captures = await timing.Time("extract", () => ItemRequests.ExtractAsync(grains, upload.Images, FingerprintUse.Probe));
-        var response = await timing.Time("search", () => registry.TraceAsync(tenantId, captures.Fingerprints, top, cancellationToken));
-        return TypedResults.Ok(response with { Captures = captures.Qualities });
+        return TypedResults.Ok(await items.TraceAsync(tenantId, upload.Images, top, timing, cancellationToken));
     }
 
-    private static async Task<IResult> AddCustodyEventAsync(string id, HttpRequest request, ClaimsPrincipal user, IGrainFactory grains,
-        [FromServices] TenantItemDirectory directory, IWebhookPublisher webhooks, TimeProvider clock, CancellationToken cancellationToken)
+    private static async Task<IResult> AddCustodyEventAsync(string id, HttpRequest request, ClaimsPrincipal user, [FromServices] ItemUseCases items,
+        CancellationToken cancellationToken)
     {
         var key = ItemRequests.Key(user, id);
         var body = await ItemRequests.ReadJsonAsync<CustodyEventRequest>(request, "custody event", cancellationToken);
         // Without a client eventID, one derived from the Idempotency-Key makes a retry after an unknown outcome
         // (silo died before the idempotency record was stored) return the stored event instead of appending another.
         if (body.EventId is null) body = body with { EventId = CustodyEventIds.Derive(key, "custody:" + request.Headers[ApiRoutes.IdempotencyKeyHeader]) };
-        var recorded = await grains.GetItemGrain(key).AddCustodyEvent(body);
-        await directory.RecordAsync(key, null, recorded.Sequence + 1, clock.GetUtcNow());
-        await webhooks.PublishAsync(key.TenantId, WebhookEventKinds.CustodyEventAdded, new
-        {
-            customer_item_id = key.CustomerItemId,
-            @event = recorded,
-        }, cancellationToken);
+        var recorded = await items.AddCustodyEventAsync(key, body, cancellationToken);
         var location = ApiRoutes.Format(ApiRoutes.Custody, key.CustomerItemId) + $"?from={recorded.Sequence}&limit=1";
         return TypedResults.Created(location, recorded);
     }
@@ -215,23 +167,22 @@ internal static class ItemEndpoints
         return TypedResults.Ok(await directory.ListAsync(tenantId, after, limit));
     }
 
-    private static async Task<IResult> LinkAsync(string id, HttpRequest request, ClaimsPrincipal user, IGrainFactory grains,
-        [FromServices] TenantItemDirectory directory, TimeProvider clock, CancellationToken cancellationToken)
+    private static async Task<IResult> LinkAsync(string id, HttpRequest request, ClaimsPrincipal user, [FromServices] ItemUseCases items,
+        CancellationToken cancellationToken)
     {
         var key = ItemRequests.Key(user, id);
         var body = await ItemRequests.ReadJsonAsync<LinkRequest>(request, "link request", cancellationToken);
         if (!ItemKey.IsValidCustomerItemId(body.PermanentCustomerItemId))
             throw new InvalidIdentifierException("permanent_customer_item_id", body.PermanentCustomerItemId, ItemKey.CustomerItemIdRule);
         var permanent = ItemKey.Create(key.TenantId, body.PermanentCustomerItemId);
-
-        var temporary = grains.GetItemGrain(key);
-        // Linking an id nothing was ever recorded under is almost certainly a typo in the path.
-        if (!(await temporary.GetItem()).Exists) throw NotFound(key);
-        await temporary.LinkTo(permanent.CustomerItemId, body.Reason);
-        var now = clock.GetUtcNow();
-        await directory.RecordAsync(permanent, null, null, now);
-        await directory.RecordAsync(key, null, null, now);
-        return TypedResults.Ok(ItemRequests.WithoutFingerprints(await grains.GetItemGrain(permanent).GetItem()));
+        try
+        {
+            return TypedResults.Ok(ItemRequests.WithoutFingerprints(await items.LinkAsync(key, permanent, body.Reason)));
+        }
+        catch (RegistryNotFoundException)
+        {
+            throw NotFound(key);
+        }
     }
 
     /// <summary>

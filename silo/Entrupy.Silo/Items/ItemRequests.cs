@@ -11,9 +11,6 @@ namespace Entrupy.Silo.Items;
 /// <summary>A multipart upload: the image parts in order and the metadata part's JSON text, if sent.</summary>
 internal sealed record CaptureUpload(byte[][] Images, string? MetadataJson);
 
-/// <summary>Fingerprints of captures that all passed the gate, with their quality figures (index = image part).</summary>
-internal sealed record AcceptedCaptures(ExtractedFingerprint[] Fingerprints, CaptureQuality[] Qualities);
-
 /// <summary>Reading and checking what the item endpoints receive: ids, query values, JSON bodies, multipart captures.</summary>
 internal static class ItemRequests
 {
@@ -110,37 +107,6 @@ internal static class ItemRequests
         if (images.Count == 0)
             throw Invalid(ApiRoutes.ImagePart, $"Send at least one capture as a multipart file part named '{ApiRoutes.ImagePart}'.");
         return new CaptureUpload([.. images], metadata);
-    }
-
-    /// <summary>
-    /// Fingerprints every capture; if any fails the quality gate nothing is used and the answer is 422 capture-rejected
-    /// listing each rejected image (index from 0, reason code, how to retake).
-    /// </summary>
-    public static async Task<AcceptedCaptures> ExtractAsync(IGrainFactory grains, byte[][] images, FingerprintUse use)
-    {
-        // A stateless worker: any key reaches the local pool.
-        var results = await grains.GetGrain<IFingerprintExtractorGrain>(0).Extract(images, use);
-        if (results.Length != images.Length)
-            throw new InvalidOperationException($"The extractor answered {results.Length} results for {images.Length} images.");
-
-        var rejected = results.Select((r, i) => (Result: r, Index: i)).Where(x => x.Result.Rejection is not null).ToArray();
-        if (rejected.Length > 0)
-        {
-            var detail = string.Join(" ", rejected.Select(x => $"Image {x.Index} was rejected ({x.Result.Rejection}): {x.Result.Message}"));
-            var list = rejected.Select(x => new CaptureRejectionDetail(x.Index, x.Result.Rejection!, x.Result.Message ?? "", x.Result.Quality is { } q ? q with { Index = x.Index } : null)).ToArray();
-            throw new ApiException(ApiErrorKind.CaptureRejected, detail + " Nothing was stored; retake the rejected captures and send the request again.",
-                new Dictionary<string, object?> { ["rejections"] = list });
-        }
-
-        var fingerprints = new ExtractedFingerprint[results.Length];
-        for (var i = 0; i < results.Length; i++)
-        {
-            var r = results[i];
-            if (r.Fingerprint is not { Length: > 0 } || r.GlobalVector is null || r.Quality is null)
-                throw new InvalidOperationException($"The extractor accepted image {i} without a fingerprint, global vector and quality.");
-            fingerprints[i] = new ExtractedFingerprint(r.Fingerprint, r.GlobalVector, r.Quality with { Index = i });
-        }
-        return new AcceptedCaptures(fingerprints, [.. fingerprints.Select(f => f.Quality)]);
     }
 
     /// <summary>The view as the API shows it: fingerprint bytes are large and only the matcher needs them.</summary>

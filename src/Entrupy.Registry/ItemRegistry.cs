@@ -243,9 +243,9 @@ internal sealed class ItemRegistry(IGrainFactory grains, FingerprintModel model,
         ArgumentNullException.ThrowIfNull(probes);
         if (probes.Count is < 1 or > MaxProbes)
             throw new RegistryValidationException("images", probes.Count.ToString(CultureInfo.InvariantCulture), $"1-{MaxProbes} probe captures are needed");
+        // Parsed here to refuse a bad probe before any grain call; the set grains parse the bytes they are sent.
         var parsed = probes.Select(Parse).ToArray();
         var bytes = probes.Select(p => p.Fingerprint).ToArray();
-        for (var i = 0; i < bytes.Length; i++) FingerprintSetGrain.RememberProbe(bytes[i], parsed[i]);
         return (bytes, parsed);
     }
 

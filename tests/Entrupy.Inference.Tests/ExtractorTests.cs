@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Entrupy.Fingerprinting;
 using Entrupy.Native.Imaging;
 using Entrupy.Registry.Inference;
+using Entrupy.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Entrupy.Inference.Tests;
@@ -16,7 +17,7 @@ public sealed class ExtractorTests(InferenceFixture fx)
     [InlineData(ExtractionBatching.Coalesced, FingerprintUse.Enrolment)]
     public async Task ExtractionEqualsTheEngineByteForByte(ExtractionBatching batching, FingerprintUse use)
     {
-        var grain = fx.Cluster(batching).GrainFactory.GetGrain<IFingerprintExtractorGrain>(0);
+        var grain = fx.Cluster(batching).Client.GetGrain<IFingerprintExtractorGrain>(0);
         var captures = fx.Captures.Take(4).ToArray();
 
         var results = await grain.Extract(captures, use);
@@ -50,7 +51,7 @@ public sealed class ExtractorTests(InferenceFixture fx)
     [Fact]
     public async Task ModelInfoIsTheLoadedFingerprintModel()
     {
-        var info = await fx.PerCall.GrainFactory.GetGrain<IFingerprintExtractorGrain>(0).GetModel();
+        var info = await fx.PerCall.Client.GetGrain<IFingerprintExtractorGrain>(0).GetModel();
         Assert.Equal(fx.Model.Id, info.Id);
         Assert.Equal(fx.Model.Version, info.Version);
         Assert.Equal(fx.Model.OperatingThreshold, info.OperatingThreshold);
@@ -70,7 +71,7 @@ public sealed class ExtractorTests(InferenceFixture fx)
     [MemberData(nameof(BadCaptures))]
     public async Task BadCapturesGetTheirRejectionCodeBesideGoodOnes(string expectedCode, ExtractionBatching batching)
     {
-        var grain = fx.Cluster(batching).GrainFactory.GetGrain<IFingerprintExtractorGrain>(0);
+        var grain = fx.Cluster(batching).Client.GetGrain<IFingerprintExtractorGrain>(0);
         var good = fx.Captures[0];
 
         var results = await grain.Extract([good, Bad[expectedCode](fx), good], FingerprintUse.Probe);
@@ -93,7 +94,7 @@ public sealed class ExtractorTests(InferenceFixture fx)
     [Fact]
     public async Task EmptyRequestGivesNoResults()
     {
-        Assert.Empty(await fx.Coalesced.GrainFactory.GetGrain<IFingerprintExtractorGrain>(0).Extract([], FingerprintUse.Probe));
+        Assert.Empty(await fx.Coalesced.Client.GetGrain<IFingerprintExtractorGrain>(0).Extract([], FingerprintUse.Probe));
     }
 
     [Theory]
@@ -102,8 +103,8 @@ public sealed class ExtractorTests(InferenceFixture fx)
     public async Task ManyParallelCallsGiveTheSameResultsAsSequentialOnes(ExtractionBatching batching)
     {
         var cluster = fx.Cluster(batching);
-        var queue = cluster.Services.GetRequiredService<CaptureBatchQueue>();
-        var grain = cluster.GrainFactory.GetGrain<IFingerprintExtractorGrain>(0);
+        var queue = cluster.SiloServices().GetRequiredService<CaptureBatchQueue>();
+        var grain = cluster.Client.GetGrain<IFingerprintExtractorGrain>(0);
         var requests = Enumerable.Range(0, 24).Select(r => (
             Images: Enumerable.Range(0, 1 + r % 3).Select(k => (r + 3 * k) % 10 == 9 ? [1, 2, 3] : fx.Captures[(r + k) % fx.Captures.Count]).ToArray(),
             Use: r % 4 == 3 ? FingerprintUse.Enrolment : FingerprintUse.Probe)).ToList();

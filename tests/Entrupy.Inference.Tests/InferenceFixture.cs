@@ -1,7 +1,9 @@
 using Entrupy.Fingerprinting;
-using Entrupy.Grains.Testing;
 using Entrupy.Native.Imaging;
 using Entrupy.Native.Onnx;
+using Entrupy.TestSupport;
+using Orleans.Hosting;
+using Orleans.TestingHost;
 
 namespace Entrupy.Inference.Tests;
 
@@ -11,8 +13,8 @@ namespace Entrupy.Inference.Tests;
 /// </summary>
 public sealed class InferenceFixture : IAsyncLifetime
 {
-    public TestCluster PerCall { get; private set; } = null!;
-    public TestCluster Coalesced { get; private set; } = null!;
+    public InProcessTestCluster PerCall { get; private set; } = null!;
+    public InProcessTestCluster Coalesced { get; private set; } = null!;
     public FingerprintModel Model { get; private set; } = null!;
     public FingerprintEngine Engine { get; private set; } = null!;
 
@@ -26,7 +28,7 @@ public sealed class InferenceFixture : IAsyncLifetime
 
     public static string TestData(params string[] parts) => Path.Combine([AppContext.BaseDirectory, "TestData", .. parts]);
 
-    public TestCluster Cluster(ExtractionBatching batching) => batching == ExtractionBatching.PerCall ? PerCall : Coalesced;
+    public InProcessTestCluster Cluster(ExtractionBatching batching) => batching == ExtractionBatching.PerCall ? PerCall : Coalesced;
 
     public async Task InitializeAsync()
     {
@@ -38,12 +40,16 @@ public sealed class InferenceFixture : IAsyncLifetime
         Coalesced = await Deploy(new InferenceOptions { Batching = ExtractionBatching.Coalesced });
     }
 
-    public static async Task<TestCluster> Deploy(InferenceOptions options)
-    {
-        var builder = new TestClusterBuilder();
-        builder.SiloBuilder.AddInferenceGrains(options);
-        return await builder.DeployAsync();
-    }
+    /// <summary>One silo hosting the inference grains (stateless: no storage provider).</summary>
+    public static Task<InProcessTestCluster> Deploy(InferenceOptions options) =>
+        Builder(options).DeployAsync();
+
+    public static InProcessTestClusterBuilder Builder(InferenceOptions options, Action<ISiloBuilder>? configure = null) =>
+        EntrupyTestCluster.Builder(databasePath: null, silo =>
+        {
+            silo.AddInferenceGrains(options);
+            configure?.Invoke(silo);
+        });
 
     public async Task DisposeAsync()
     {

@@ -1,3 +1,4 @@
+using Entrupy.TestSupport;
 using System.Security.Cryptography;
 using System.Text;
 using static Entrupy.Registry.Tests.RegistryTestHost;
@@ -15,7 +16,7 @@ public sealed class ItemGrainTests : IDisposable
     {
         await using var cluster = await host.StartAsync();
         var key = ItemKey.Create("acme", "bag-9");
-        var item = cluster.GrainFactory.GetItemGrain(key);
+        var item = cluster.SiloGrains().GetItemGrain(key);
         var id = CustodyEventIds.Derive(key, "custody:key-1");
         Assert.Equal(id, CustodyEventIds.Derive(key, "custody:key-1"));
         Assert.NotEqual(id, CustodyEventIds.Derive(key, "custody:key-2"));
@@ -34,7 +35,7 @@ public sealed class ItemGrainTests : IDisposable
     public async Task Re_registration_keeps_lineage_and_marks_the_earlier_one_superseded()
     {
         await using var cluster = await host.StartAsync();
-        var item = cluster.GrainFactory.GetItemGrain("acme", "bag-1");
+        var item = cluster.SiloGrains().GetItemGrain("acme", "bag-1");
 
         var empty = await item.GetItem();
         Assert.False(empty.Exists);
@@ -70,7 +71,7 @@ public sealed class ItemGrainTests : IDisposable
     public async Task Registration_rejects_missing_fingerprint_and_bad_fields()
     {
         await using var cluster = await host.StartAsync();
-        var item = cluster.GrainFactory.GetItemGrain("acme", "bag-2");
+        var item = cluster.SiloGrains().GetItemGrain("acme", "bag-2");
         var none = await Assert.ThrowsAsync<RegistryValidationException>(() => item.Register(Registration() with { Fingerprint = null }));
         Assert.Contains("exactly one of fingerprint", none.Message);
         await Assert.ThrowsAsync<RegistryValidationException>(() => item.Register(Registration() with { FingerprintReference = "blob://x" }));
@@ -86,7 +87,7 @@ public sealed class ItemGrainTests : IDisposable
     public async Task Custody_events_form_a_hash_chain_and_keep_their_offsets()
     {
         await using var cluster = await host.StartAsync();
-        var item = cluster.GrainFactory.GetItemGrain("acme", "bag-3");
+        var item = cluster.SiloGrains().GetItemGrain("acme", "bag-3");
         var plus2 = new DateTimeOffset(2026, 5, 1, 10, 0, 0, TimeSpan.FromHours(2));
         var minus6 = new DateTimeOffset(2026, 5, 3, 8, 30, 15, 123, TimeSpan.FromHours(-6));
         var nepal = new DateTimeOffset(2026, 5, 4, 9, 0, 0, new TimeSpan(5, 45, 0));
@@ -132,7 +133,7 @@ public sealed class ItemGrainTests : IDisposable
     public async Task Invalid_custody_events_are_rejected_quoting_the_rule(string bizStep, string? disposition, string? readPoint, string field)
     {
         await using var cluster = await host.StartAsync();
-        var item = cluster.GrainFactory.GetItemGrain("acme", "bag-4");
+        var item = cluster.SiloGrains().GetItemGrain("acme", "bag-4");
         var request = Event(bizStep, disposition, DateTimeOffset.UtcNow) with { ReadPointId = readPoint };
         var ex = await Assert.ThrowsAsync<InvalidCustodyEventException>(() => item.AddCustodyEvent(request));
         Assert.Equal(field, ex.Field);
@@ -145,18 +146,18 @@ public sealed class ItemGrainTests : IDisposable
     public async Task A_grain_addressed_with_an_invalid_key_refuses_every_call()
     {
         await using var cluster = await host.StartAsync();
-        var bad = cluster.GrainFactory.GetGrain<IItemGrain>("acme/.dot");
+        var bad = cluster.SiloGrains().GetGrain<IItemGrain>("acme/.dot");
         var ex = await Assert.ThrowsAsync<InvalidIdentifierException>(() => bad.GetItem());
         Assert.Contains(ItemKey.CustomerItemIdRule, ex.Message);
-        await Assert.ThrowsAsync<InvalidIdentifierException>(() => cluster.GrainFactory.GetGrain<IItemGrain>("bag-without-tenant").GetItem());
+        await Assert.ThrowsAsync<InvalidIdentifierException>(() => cluster.SiloGrains().GetGrain<IItemGrain>("bag-without-tenant").GetItem());
     }
 
     [Fact]
     public async Task Tenants_do_not_see_each_others_items()
     {
         await using var cluster = await host.StartAsync();
-        await cluster.GrainFactory.GetItemGrain("acme", "shared-id").Register(Registration());
-        var other = await cluster.GrainFactory.GetItemGrain("globex", "shared-id").GetItem();
+        await cluster.SiloGrains().GetItemGrain("acme", "shared-id").Register(Registration());
+        var other = await cluster.SiloGrains().GetItemGrain("globex", "shared-id").GetItem();
         Assert.False(other.Exists);
         Assert.Empty(other.Lineage);
     }
@@ -165,7 +166,7 @@ public sealed class ItemGrainTests : IDisposable
     public async Task Authentication_results_are_recorded_then_updated_with_a_reviewer_verdict()
     {
         await using var cluster = await host.StartAsync();
-        var item = cluster.GrainFactory.GetItemGrain("acme", "bag-5");
+        var item = cluster.SiloGrains().GetItemGrain("acme", "bag-5");
         var recorded = await item.RecordAuthentication(new AuthenticationRequest
         {
             AuthenticationId = "auth-1", ModelId = "auth-model", ModelVersion = "7", Status = AuthenticationStatus.NeedsReview,
@@ -194,8 +195,8 @@ public sealed class ItemGrainTests : IDisposable
     public async Task Linking_a_temporary_item_references_it_from_the_permanent_one_and_freezes_it()
     {
         await using var cluster = await host.StartAsync();
-        var temporary = cluster.GrainFactory.GetItemGrain("acme", "session:8f2a");
-        var permanent = cluster.GrainFactory.GetItemGrain("acme", "SKU-991");
+        var temporary = cluster.SiloGrains().GetItemGrain("acme", "session:8f2a");
+        var permanent = cluster.SiloGrains().GetItemGrain("acme", "SKU-991");
         await temporary.Register(Registration());
         var tempEvent = await temporary.AddCustodyEvent(Event("inspecting", "active", DateTimeOffset.UtcNow));
 
@@ -226,18 +227,18 @@ public sealed class ItemGrainTests : IDisposable
         ItemView before;
         await using (var first = await host.StartAsync())
         {
-            var item = first.GrainFactory.GetItemGrain("acme", "bag-6");
+            var item = first.SiloGrains().GetItemGrain("acme", "bag-6");
             await item.Register(Registration() with { Epc = "urn:epc:id:sgtin:0614141.107346.2017" });
             await item.Register(Registration(version: "3.0", reason: "repaired"));
             await item.AddCustodyEvent(Event("commissioning", "active", new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.FromHours(9)), EpcisAction.Add));
             await item.AddCustodyEvent(Event("retail_selling", "retail_sold", new DateTimeOffset(2026, 2, 2, 3, 4, 5, TimeSpan.FromHours(-3.5))));
             await item.RecordAuthentication(new AuthenticationRequest { ModelId = "auth", Status = AuthenticationStatus.Authentic });
-            await first.GrainFactory.GetItemGrain("acme", "tmp-1").LinkTo("bag-6", null);
+            await first.SiloGrains().GetItemGrain("acme", "tmp-1").LinkTo("bag-6", null);
             before = await item.GetItem();
         }
 
         await using var second = await host.StartAsync();
-        var after = await second.GrainFactory.GetItemGrain("acme", "bag-6").GetItem();
+        var after = await second.SiloGrains().GetItemGrain("acme", "bag-6").GetItem();
         Assert.Equal("urn:epc:id:sgtin:0614141.107346.2017", after.Epc);
         Assert.Equal(before.Lineage.Select(r => (r.Number, r.ModelVersion, r.SupersededAt, r.SupersededReason)),
                      after.Lineage.Select(r => (r.Number, r.ModelVersion, r.SupersededAt, r.SupersededReason)));
@@ -246,10 +247,10 @@ public sealed class ItemGrainTests : IDisposable
         Assert.Equal("-03:30", after.Custody[1].EventTimeZoneOffset);
         Assert.Equal(AuthenticationStatus.Authentic, after.LatestAuthentication!.Status);
         Assert.Equal("tmp-1", Assert.Single(after.LinkedFrom).CustomerItemId);
-        Assert.Equal("bag-6", (await second.GrainFactory.GetItemGrain("acme", "tmp-1").GetItem()).LinkedTo!.CustomerItemId);
+        Assert.Equal("bag-6", (await second.SiloGrains().GetItemGrain("acme", "tmp-1").GetItem()).LinkedTo!.CustomerItemId);
 
         // The restored chain continues from the stored head.
-        var next = await second.GrainFactory.GetItemGrain("acme", "bag-6").AddCustodyEvent(Event("shipping", "in_transit", DateTimeOffset.UtcNow));
+        var next = await second.SiloGrains().GetItemGrain("acme", "bag-6").AddCustodyEvent(Event("shipping", "in_transit", DateTimeOffset.UtcNow));
         Assert.Equal(after.Custody[^1].Hash, next.PreviousHash);
     }
 }

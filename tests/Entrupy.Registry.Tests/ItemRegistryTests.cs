@@ -1,9 +1,14 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using Entrupy.Fingerprinting;
-using Entrupy.Grains.Persistence;
-using Entrupy.Grains.Persistence.Sqlite;
-using Entrupy.Grains.Testing;
+using Entrupy.Persistence.Sqlite;
+using Entrupy.Storage;
+using Entrupy.TestSupport;
+using Orleans.Runtime;
+using Orleans.Hosting;
+using Orleans.Runtime.Hosting;
+using Orleans.Storage;
+using Orleans.TestingHost;
 using Entrupy.Registry.Api;
 using Entrupy.Registry.Fingerprints;
 using Entrupy.Registry.Index;
@@ -20,9 +25,9 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
 
     public void Dispose() => host.Dispose();
 
-    private Task<TestCluster> StartAsync(RegistryOptions? options = null) => RegistryTestHost.StartAsync(host.DatabasePath, options, fx.Model);
+    private Task<InProcessTestCluster> StartAsync(RegistryOptions? options = null) => RegistryTestHost.StartAsync(host.DatabasePath, options, fx.Model);
 
-    private static IItemRegistry Registry(TestCluster cluster) => cluster.Services.GetRequiredService<IItemRegistry>();
+    private static IItemRegistry Registry(InProcessTestCluster cluster) => cluster.SiloServices().GetRequiredService<IItemRegistry>();
 
     private static Task<RegistrationResponse> Register(IItemRegistry registry, string tenant, string id, Fingerprint enrolment,
         string? requestId = null, RegistrationMetadata? metadata = null) =>
@@ -106,7 +111,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         var a = fx.MatchableItem(0);
         await Register(registry, "acme", "bag-a", fx.Enrolments[a], metadata: new RegistrationMetadata { CapturedAt = CapturedAt, CustodyEvent = Commissioning() });
 
-        var view = await cluster.GrainFactory.GetItemGrain("acme", "bag-a").GetItem();
+        var view = await cluster.SiloGrains().GetItemGrain("acme", "bag-a").GetItem();
         var current = view.CurrentRegistration!;
         Assert.Null(current.Fingerprint);
         Assert.StartsWith(FingerprintReferences.Prefix + "acme/bag-a/", current.FingerprintReference);
@@ -166,7 +171,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         await Assert.ThrowsAsync<RegistryValidationException>(() => registry.RegisterAsync(key, [], metadata, "r4"));
         await Assert.ThrowsAsync<RegistryValidationException>(() => registry.RegisterAsync(key, [DevsetFixture.Extracted(fx.Enrolments[a])], metadata, " "));
 
-        Assert.False((await cluster.GrainFactory.GetItemGrain(key).GetItem()).Exists);
+        Assert.False((await cluster.SiloGrains().GetItemGrain(key).GetItem()).Exists);
         Assert.Empty(host.StoredRecords("fingerprint"));
         Assert.Empty(host.StoredRecords("indexjournal"));
     }
@@ -214,7 +219,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         var clock = Stopwatch.StartNew();
         const int runs = 20;
         for (var i = 0; i < runs; i++) await Trace(registry, "acme", warmProbe);
-        output.WriteLine($"trace over 16 items, 8 shards: {clock.Elapsed.TotalMilliseconds / runs:F2} ms per query (warm, test cluster: calls round-trip through the serializer)");
+        output.WriteLine($"trace over 16 items, 8 shards: {clock.Elapsed.TotalMilliseconds / runs:F2} ms per query (warm, one in-process Orleans silo: arguments copied, not serialized)");
     }
 
     [Fact]
@@ -267,7 +272,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         Assert.True((await Compare(registry, "beta", "bag-1", fx.GenuineProbes(b).First())).Match);
         Assert.False((await Compare(registry, "beta", "bag-1", probeA)).Match);
 
-        var shard = cluster.GrainFactory.GetGrain<IIndexShardGrain>(IndexSharding.ShardOf("bag-1", IndexSharding.DefaultShardCount));
+        var shard = cluster.SiloGrains().GetGrain<IIndexShardGrain>(IndexSharding.ShardOf("bag-1", IndexSharding.DefaultShardCount));
         var hits = await shard.Search("beta", probeA.GlobalVectorArray(), 10);
         Assert.All(hits, h => Assert.StartsWith(FingerprintReferences.Prefix + "beta/", h.FingerprintReference));
         Assert.Equal(2, (await shard.GetStatus()).Tenants);
@@ -284,7 +289,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
             metadata: new RegistrationMetadata { CapturedAt = CapturedAt, SupersedeReason = "repaired" });
         Assert.Equal((2, 1), (second.Registration.Number, second.Superseded));
 
-        var view = await cluster.GrainFactory.GetItemGrain("acme", "bag-r").GetItem();
+        var view = await cluster.SiloGrains().GetItemGrain("acme", "bag-r").GetItem();
         Assert.Equal([1, 2], view.Lineage.Select(r => r.Number));
         Assert.Equal(("repaired", 2), (view.Lineage[0].SupersededReason, view.Lineage[0].SupersededBy));
         Assert.NotEqual(view.Lineage[0].FingerprintReference, view.Lineage[1].FingerprintReference);
@@ -296,7 +301,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         Assert.Null((await Trace(registry, "acme", probeA)).Match);
 
         // One vector for the item, now the second enrolment's.
-        var shard = cluster.GrainFactory.GetGrain<IIndexShardGrain>(IndexSharding.ShardOf("bag-r", IndexSharding.DefaultShardCount));
+        var shard = cluster.SiloGrains().GetGrain<IIndexShardGrain>(IndexSharding.ShardOf("bag-r", IndexSharding.DefaultShardCount));
         var hit = Assert.Single(await shard.Search("acme", fx.Enrolments[b].GlobalVectorArray(), 10));
         Assert.Equal(2, hit.RegistrationNumber);
         Assert.Equal(1f, hit.Similarity, 3);
@@ -340,7 +345,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         string a = fx.MatchableItem(0), b = fx.MatchableItem(1);
         var metadata = new RegistrationMetadata { DeviceId = "dev-1", CapturedAt = CapturedAt, CustodyEvent = Commissioning() };
         var first = await Register(registry, "acme", "bag-i", fx.Enrolments[a], "req-1", metadata);
-        var shard = cluster.GrainFactory.GetGrain<IIndexShardGrain>(IndexSharding.ShardOf("bag-i", IndexSharding.DefaultShardCount));
+        var shard = cluster.SiloGrains().GetGrain<IIndexShardGrain>(IndexSharding.ShardOf("bag-i", IndexSharding.DefaultShardCount));
         var sequence = (await shard.GetStatus()).Sequence;
 
         // Same request id, even with other images and metadata: the first answer, nothing added.
@@ -349,7 +354,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         Assert.Equal(first.Registration.RegisteredAt, retry.Registration.RegisteredAt);
         Assert.Equal("dev-1", retry.Registration.DeviceId);
         Assert.Equal(first.CustodyEvent!.EventId, retry.CustodyEvent!.EventId);
-        var view = await cluster.GrainFactory.GetItemGrain("acme", "bag-i").GetItem();
+        var view = await cluster.SiloGrains().GetItemGrain("acme", "bag-i").GetItem();
         Assert.Single(view.Lineage);
         Assert.Single(view.Custody);
         Assert.Equal(sequence, (await shard.GetStatus()).Sequence);
@@ -358,8 +363,8 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         // A first attempt that stopped after the lineage entry, before the index: the retry completes it.
         var key = ItemKey.Create("acme", "bag-j");
         var setKey = FingerprintReferences.SetKey(key, "req-2");
-        Assert.True(await cluster.GrainFactory.GetGrain<IFingerprintSetGrain>(setKey).Store([fx.Enrolments[b].ToBytes()]));
-        await cluster.GrainFactory.GetItemGrain(key).Register(new RegistrationRequest
+        Assert.True(await cluster.SiloGrains().GetGrain<IFingerprintSetGrain>(setKey).Store([fx.Enrolments[b].ToBytes()]));
+        await cluster.SiloGrains().GetItemGrain(key).Register(new RegistrationRequest
         {
             ModelId = fx.Model.Id, ModelVersion = fx.Model.Version, CapturedAt = CapturedAt,
             FingerprintReference = FingerprintReferences.Format(setKey), RequestId = "req-2",
@@ -369,7 +374,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         var completed = await Register(registry, "acme", "bag-j", fx.Enrolments[b], "req-2");
         Assert.Equal(1, completed.Registration.Number);
         Assert.Equal("bag-j", (await Trace(registry, "acme", probeB)).Match?.CustomerItemId);
-        Assert.Single((await cluster.GrainFactory.GetItemGrain(key).GetItem()).Lineage);
+        Assert.Single((await cluster.SiloGrains().GetItemGrain(key).GetItem()).Lineage);
     }
 
     [Fact]
@@ -386,7 +391,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
             foreach (var id in items) await Register(registry, "acme", id, fx.Enrolments[id]);
             await Register(registry, "acme", items[0], fx.Enrolments[items[1]]);     // re-registration
             await registry.RemoveFromIndexAsync(ItemKey.Create("acme", items[2]));
-            var shards = Enumerable.Range(0, 2).Select(s => cluster.GrainFactory.GetGrain<IIndexShardGrain>(s)).ToArray();
+            var shards = Enumerable.Range(0, 2).Select(s => cluster.SiloGrains().GetGrain<IIndexShardGrain>(s)).ToArray();
             var statuses = await WaitForSnapshotsAsync(shards);
 
             // Leave a journal tail shorter than the snapshot interval on every shard.
@@ -418,7 +423,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
             var after = await AnswersAsync(cluster, items);
             Assert.Equal(before.Traces, after.Traces);
             Assert.Equal(before.Hits, after.Hits);
-            var statuses = await Task.WhenAll(Enumerable.Range(0, 2).Select(s => cluster.GrainFactory.GetGrain<IIndexShardGrain>(s).GetStatus()));
+            var statuses = await Task.WhenAll(Enumerable.Range(0, 2).Select(s => cluster.SiloGrains().GetGrain<IIndexShardGrain>(s).GetStatus()));
             Assert.Equal(statusBefore.Select(s => (s.Sequence, s.SnapshotSequence, s.Items, s.Vectors)), statuses.Select(s => (s.Sequence, s.SnapshotSequence, s.Items, s.Vectors)));
         }
 
@@ -429,7 +434,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
             var after = await AnswersAsync(cluster, items);
             Assert.Equal(before.Traces, after.Traces);
             Assert.Equal(before.Hits, after.Hits);
-            var statuses = await Task.WhenAll(Enumerable.Range(0, 2).Select(s => cluster.GrainFactory.GetGrain<IIndexShardGrain>(s).GetStatus()));
+            var statuses = await Task.WhenAll(Enumerable.Range(0, 2).Select(s => cluster.SiloGrains().GetGrain<IIndexShardGrain>(s).GetStatus()));
             Assert.All(statuses, s => Assert.Equal(s.Sequence, s.SnapshotSequence));
             Assert.Equal(statusBefore.Select(s => s.Sequence), statuses.Select(s => s.Sequence));
         }
@@ -442,14 +447,14 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         var registry = Registry(cluster);
         string a = fx.MatchableItem(0), b = fx.MatchableItem(1);
         var captures = new[] { fx.Enrolments[a].ToBytes(), fx.Enrolments[b].ToBytes() };
-        var storage = cluster.Services.GetRequiredKeyedService<IGrainStorage>(GrainStorageNames.Default);
+        var storage = cluster.SiloServices().GetRecordStore();
         const string setKey = "acme/bag-old/0123456789abcdef0123456789abcdef";
         for (var i = 0; i < captures.Length; i++)
-            await storage.WriteAsync(new GrainStateKey("fingerprint", $"{setKey}/{i}", "fingerprint"), captures[i], expectedETag: null);
+            await storage.WriteAsync(new RecordKey("fingerprint", $"{setKey}/{i}", "fingerprint"), captures[i], expectedETag: null);
         var manifest = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { Sha256 = captures.Select(c => Convert.ToHexStringLower(SHA256.HashData(c))).ToArray() });
-        await storage.WriteAsync(new GrainStateKey("fingerprint", setKey, "manifest"), manifest, expectedETag: null);
+        await storage.WriteAsync(new RecordKey("fingerprint", setKey, "manifest"), manifest, expectedETag: null);
 
-        var set = cluster.GrainFactory.GetGrain<IFingerprintSetGrain>(setKey);
+        var set = cluster.SiloGrains().GetGrain<IFingerprintSetGrain>(setKey);
         Assert.False(await set.Store([captures[0]])); // the set exists: nothing is overwritten
         var probe = fx.GenuineProbes(b).First().ToBytes();
         var match = await set.Compare([probe]);
@@ -500,7 +505,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
             foreach (var id in items) await Register(registry, "acme", id, fx.Enrolments[id]);
             await Register(registry, "acme", items[0], fx.Enrolments[items[1]]);
             Sql("CREATE TABLE saved_journal AS SELECT * FROM grain_state WHERE grain_type = 'indexjournal'");
-            var status = await cluster.GrainFactory.GetGrain<IIndexShardGrain>(0).WriteSnapshot();
+            var status = await cluster.SiloGrains().GetGrain<IIndexShardGrain>(0).WriteSnapshot();
             Assert.Equal((5L, 5L, 4), (status.Sequence, status.SnapshotSequence, status.Items));
             Assert.Empty(host.StoredRecords("indexjournal"));
             before = await AnswersAsync(cluster, items, shards: 1);
@@ -511,7 +516,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         Assert.Equal(5, host.StoredRecords("indexjournal").Count);
         await using (var cluster = await StartAsync(options))
         {
-            var status = await cluster.GrainFactory.GetGrain<IIndexShardGrain>(0).GetStatus();
+            var status = await cluster.SiloGrains().GetGrain<IIndexShardGrain>(0).GetStatus();
             Assert.Equal((5L, 5L, 4), (status.Sequence, status.SnapshotSequence, status.Items));
             Assert.Empty(host.StoredRecords("indexjournal"));
             var after = await AnswersAsync(cluster, items, shards: 1);
@@ -550,10 +555,10 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
     {
         await using var cluster = await StartAsync();
         var owner = IndexSharding.ShardOf("bag-1", IndexSharding.DefaultShardCount);
-        var wrong = cluster.GrainFactory.GetGrain<IIndexShardGrain>((owner + 1) % IndexSharding.DefaultShardCount);
+        var wrong = cluster.SiloGrains().GetGrain<IIndexShardGrain>((owner + 1) % IndexSharding.DefaultShardCount);
         var vector = fx.Enrolments[fx.ItemIds[0]].GlobalVectorArray();
         await Assert.ThrowsAsync<ArgumentException>(() => wrong.Upsert(new IndexEntry { TenantId = "acme", CustomerItemId = "bag-1", RegistrationNumber = 1, GlobalVector = vector }));
-        var right = cluster.GrainFactory.GetGrain<IIndexShardGrain>(owner);
+        var right = cluster.SiloGrains().GetGrain<IIndexShardGrain>(owner);
         await Assert.ThrowsAsync<RegistryValidationException>(() => right.Upsert(new IndexEntry { TenantId = "acme", CustomerItemId = "bag-1", RegistrationNumber = 1, GlobalVector = [1f, 0f] }));
         await Assert.ThrowsAsync<InvalidIdentifierException>(() => right.Search("bad/tenant", vector, 5));
         Assert.Equal(0, (await right.GetStatus()).Sequence);
@@ -564,7 +569,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
     {
         await using var cluster = await StartAsync();
         var owner = IndexSharding.ShardOf("bag-1", IndexSharding.DefaultShardCount);
-        var shard = cluster.GrainFactory.GetGrain<IIndexShardGrain>(owner);
+        var shard = cluster.SiloGrains().GetGrain<IIndexShardGrain>(owner);
         var sameShard = fx.ItemIds.Where(i => i != "bag-1" && IndexSharding.ShardOf(i, IndexSharding.DefaultShardCount) == owner).Take(2).ToArray();
         var views = fx.Enrolments[fx.ItemIds[0]].SetGlobalVectors(fx.Model);
         Assert.Equal(3, views.Length);
@@ -605,15 +610,9 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
     public async Task A_search_does_not_wait_behind_an_update_whose_journal_write_is_slow()
     {
         var storage = new GatedStorage(new SqliteGrainStorage(new SqliteGrainStorageOptions { DatabasePath = host.DatabasePath }), "indexjournal");
-        var builder = new TestClusterBuilder().ConfigureServices(s =>
-        {
-            s.AddGrainStorage(GrainStorageNames.Default, _ => storage);
-            s.AddSingleton(fx.Model);
-        });
-        builder.SiloBuilder.AddRegistryGrains();
-        await using var cluster = await builder.DeployAsync();
+        await using var cluster = await GatedCluster(storage, options: null).DeployAsync();
         var shardNumber = IndexSharding.ShardOf(fx.ItemIds[0], IndexSharding.DefaultShardCount);
-        var shard = cluster.GrainFactory.GetGrain<IIndexShardGrain>(shardNumber);
+        var shard = cluster.SiloGrains().GetGrain<IIndexShardGrain>(shardNumber);
         var second = fx.ItemIds.Skip(1).First(i => IndexSharding.ShardOf(i, IndexSharding.DefaultShardCount) == shardNumber);
         IndexEntry Entry(string id) => new() { TenantId = "acme", CustomerItemId = id, RegistrationNumber = 1, GlobalVector = fx.Enrolments[id].GlobalVectorArray() };
         await shard.Upsert(Entry(fx.ItemIds[0]));
@@ -636,18 +635,13 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
     {
         var options = new RegistryOptions { ShardCount = 1, SnapshotEveryUpdates = 3 };
         var storage = new GatedStorage(new SqliteGrainStorage(new SqliteGrainStorageOptions { DatabasePath = host.DatabasePath }), "indexsnapshot");
-        var builder = new TestClusterBuilder().ConfigureServices(s =>
-        {
-            s.AddGrainStorage(GrainStorageNames.Default, _ => storage);
-            s.AddSingleton(fx.Model);
-        });
-        builder.SiloBuilder.AddRegistryGrains(options);
+        var builder = GatedCluster(storage, options);
         var items = fx.ItemIds.Take(5).ToArray();
         IndexEntry Entry(string id) => new() { TenantId = "acme", CustomerItemId = id, RegistrationNumber = 1, GlobalVector = fx.Enrolments[id].GlobalVectorArray() };
         List<string> before;
         await using (var cluster = await builder.DeployAsync())
         {
-            var shard = cluster.GrainFactory.GetGrain<IIndexShardGrain>(0);
+            var shard = cluster.SiloGrains().GetGrain<IIndexShardGrain>(0);
             storage.Close();
             foreach (var id in items.Take(3)) await shard.Upsert(Entry(id));
             await storage.Blocked.WaitAsync(TimeSpan.FromSeconds(10));   // the third update started a snapshot; its chunks wait
@@ -668,7 +662,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
 
             // Power loss now: snapshot 3 plus journal 4-5 give the same index.
             await using var restarted = await RegistryTestHost.StartAsync(crashCopy, options, fx.Model);
-            var again = restarted.GrainFactory.GetGrain<IIndexShardGrain>(0);
+            var again = restarted.SiloGrains().GetGrain<IIndexShardGrain>(0);
             Assert.Equal(before, await SearchAllAsync(again));
             Assert.Equal((5L, 3L), ((await again.GetStatus()).Sequence, (await again.GetStatus()).SnapshotSequence));
         }
@@ -683,41 +677,14 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         }
     }
 
-    /// <summary>Real SQLite storage whose writes of one grain type wait while the gate is closed.</summary>
-    private sealed class GatedStorage(SqliteGrainStorage inner, string grainType) : IGrainStorage, IAsyncDisposable
-    {
-        private volatile TaskCompletionSource gate = Opened();
-
-        public SemaphoreSlim Blocked { get; } = new(0);
-
-        public void Close() => gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public void Open() => gate.TrySetResult();
-
-        public Task<GrainStateRecord?> ReadAsync(GrainStateKey key, CancellationToken cancellationToken = default) => inner.ReadAsync(key, cancellationToken);
-
-        public async Task<string> WriteAsync(GrainStateKey key, ReadOnlyMemory<byte> data, string? expectedETag, CancellationToken cancellationToken = default)
+    /// <summary>One silo whose default storage is <paramref name="storage"/> (a gated real SQLite file).</summary>
+    private InProcessTestClusterBuilder GatedCluster(GatedStorage storage, RegistryOptions? options) =>
+        EntrupyTestCluster.Builder(databasePath: null, silo =>
         {
-            var waitFor = gate.Task;
-            if (key.GrainType == grainType && !waitFor.IsCompleted)
-            {
-                Blocked.Release();
-                await waitFor;
-            }
-            return await inner.WriteAsync(key, data, expectedETag, cancellationToken);
-        }
-
-        public Task ClearAsync(GrainStateKey key, string? expectedETag, CancellationToken cancellationToken = default) => inner.ClearAsync(key, expectedETag, cancellationToken);
-
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
-
-        private static TaskCompletionSource Opened()
-        {
-            var opened = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            opened.SetResult();
-            return opened;
-        }
-    }
+            silo.Services.AddGrainStorage(StorageNames.Default, (_, _) => storage);
+            silo.Services.AddSingleton(fx.Model);
+            silo.AddRegistryGrains(options);
+        });
 
     [Fact]
     public async Task Without_steered_views_an_item_has_one_vector_and_is_still_traced()
@@ -726,7 +693,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         var registry = Registry(cluster);
         var items = fx.ItemIds.Take(4).ToArray();
         foreach (var id in items) await Register(registry, "acme", id, fx.Enrolments[id]);
-        var status = await cluster.GrainFactory.GetGrain<IIndexShardGrain>(0).GetStatus();
+        var status = await cluster.SiloGrains().GetGrain<IIndexShardGrain>(0).GetStatus();
         Assert.Equal((4, 4L), (status.Items, status.Vectors));
         var probe = fx.GenuineProbes(items[2]).First();
         Assert.Equal(items[2], (await Trace(registry, "acme", probe)).Match?.CustomerItemId);
@@ -805,7 +772,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
 
     private sealed record Answers(List<string> Traces, List<string> Hits);
 
-    private async Task<Answers> AnswersAsync(TestCluster cluster, IEnumerable<string> items, int shards = 2)
+    private async Task<Answers> AnswersAsync(InProcessTestCluster cluster, IEnumerable<string> items, int shards = 2)
     {
         var registry = Registry(cluster);
         var traces = new List<string>();
@@ -818,7 +785,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
                 traces.Add($"{trace.Match?.CustomerItemId}|{string.Join(",", trace.Candidates.Select(c => $"{c.CustomerItemId}:{c.Score}"))}");
                 for (var shard = 0; shard < shards; shard++)
                 {
-                    var found = await cluster.GrainFactory.GetGrain<IIndexShardGrain>(shard).Search("acme", probe.GlobalVectorArray(), 5);
+                    var found = await cluster.SiloGrains().GetGrain<IIndexShardGrain>(shard).Search("acme", probe.GlobalVectorArray(), 5);
                     hits.Add(string.Join(",", found.Select(h => $"{h.CustomerItemId}#{h.RegistrationNumber}:{h.Similarity:R}")));
                 }
             }

@@ -1,7 +1,7 @@
 using Entrupy.TestSupport;
-using Entrupy.Grains.Persistence.Sqlite;
-using Entrupy.Grains.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Hosting;
+using Orleans.TestingHost;
 
 namespace Entrupy.Registry.Tests;
 
@@ -18,19 +18,24 @@ public sealed class RegistryTestHost : IDisposable
 
     public string DatabasePath => Path.Combine(Folder, "registry.db");
 
-    public Task<TestCluster> StartAsync(RegistryOptions? options = null) => StartAsync(DatabasePath, options);
+    public Task<InProcessTestCluster> StartAsync(RegistryOptions? options = null) => StartAsync(DatabasePath, options);
 
     /// <summary>A cluster on <paramref name="databasePath"/>; <paramref name="model"/> (when given) is shared instead of loading the model again.</summary>
-    public static Task<TestCluster> StartAsync(string databasePath, RegistryOptions? options, Entrupy.Fingerprinting.FingerprintModel? model = null)
-    {
-        var builder = new TestClusterBuilder().ConfigureServices(s =>
+    public static Task<InProcessTestCluster> StartAsync(string databasePath, RegistryOptions? options, Entrupy.Fingerprinting.FingerprintModel? model = null) =>
+        Builder(databasePath, options, model).DeployAsync();
+
+    /// <summary>
+    /// The builder of such a cluster, for tests that change more (silo count, messaging or membership options); every
+    /// silo hosts the registry grains on the default SQLite provider over <paramref name="databasePath"/>.
+    /// </summary>
+    public static InProcessTestClusterBuilder Builder(string databasePath, RegistryOptions? options = null, Entrupy.Fingerprinting.FingerprintModel? model = null,
+        short silos = 1, Action<ISiloBuilder>? configure = null) =>
+        EntrupyTestCluster.Builder(databasePath, silo =>
         {
-            s.AddSqliteGrainStorage(databasePath);
-            if (model is not null) s.AddSingleton(model);
-        });
-        builder.SiloBuilder.AddRegistryGrains(options);
-        return builder.DeployAsync();
-    }
+            if (model is not null) silo.Services.AddSingleton(model);
+            silo.AddRegistryGrains(options);
+            configure?.Invoke(silo);
+        }, silos);
 
     /// <summary>
     /// A transactionally consistent copy of the database as it is now, taken while the silo runs: what a machine that

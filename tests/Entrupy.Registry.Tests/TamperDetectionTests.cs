@@ -1,3 +1,4 @@
+using Entrupy.TestSupport;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
@@ -15,7 +16,7 @@ public sealed class TamperDetectionTests : IDisposable
     private async Task<CustodyEvent[]> SeedAsync(string item)
     {
         await using var cluster = await host.StartAsync();
-        var grain = cluster.GrainFactory.GetItemGrain("acme", item);
+        var grain = cluster.SiloGrains().GetItemGrain("acme", item);
         await grain.Register(Registration());
         var start = new DateTimeOffset(2026, 3, 1, 9, 0, 0, TimeSpan.FromHours(1));
         await grain.AddCustodyEvent(Event("commissioning", "active", start, EpcisAction.Add));
@@ -43,7 +44,7 @@ public sealed class TamperDetectionTests : IDisposable
     private async Task<CustodyChainTamperedException> ReadAfterRestartAsync(string item)
     {
         await using var cluster = await host.StartAsync();
-        var grain = cluster.GrainFactory.GetItemGrain("acme", item);
+        var grain = cluster.SiloGrains().GetItemGrain("acme", item);
         var ex = await Assert.ThrowsAsync<CustodyChainTamperedException>(() => grain.GetItem());
         // Every other call fails the same way: nothing can be appended to, or exported from, a broken chain.
         await Assert.ThrowsAsync<CustodyChainTamperedException>(() => grain.ExportEpcis());
@@ -57,7 +58,7 @@ public sealed class TamperDetectionTests : IDisposable
         var events = await SeedAsync("clean");
         EditStoredState("clean", _ => { });   // a rewrite of identical JSON is not tampering
         await using var cluster = await host.StartAsync();
-        Assert.Equal(events.Select(e => e.Hash), (await cluster.GrainFactory.GetItemGrain("acme", "clean").GetItem()).Custody.Select(e => e.Hash));
+        Assert.Equal(events.Select(e => e.Hash), (await cluster.SiloGrains().GetItemGrain("acme", "clean").GetItem()).Custody.Select(e => e.Hash));
     }
 
     [Fact]
@@ -119,7 +120,7 @@ public sealed class TamperDetectionTests : IDisposable
         var events = await SeedAsync("restored");
         EditStoredState("restored", state => state["custodyEvents"]![0]!["bizStep"] = "packing");
         await using var cluster = await host.StartAsync();
-        var grain = cluster.GrainFactory.GetItemGrain("acme", "restored");
+        var grain = cluster.SiloGrains().GetItemGrain("acme", "restored");
         Assert.Equal(0, (await Assert.ThrowsAsync<CustodyChainTamperedException>(() => grain.GetItem())).Sequence);
 
         // A failed activation is discarded, so the next call reads storage again.

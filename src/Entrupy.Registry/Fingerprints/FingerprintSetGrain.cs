@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Entrupy.Fingerprinting;
@@ -28,10 +27,6 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
 
     private const string GrainTypeName = "fingerprint";
 
-    // A trace sends the same probe array to every candidate's set grain; in one silo (no copy through the serializer)
-    // it is parsed once instead of once per candidate (parsing a probe allocates ~130 KB of floats: an LOH allocation each).
-    private static readonly ConditionalWeakTable<byte[], Fingerprint> ParsedProbes = new();
-
     private RecordStore storage = null!;
     private FingerprintModel model = null!;
     private FingerprintMatcher matcher = null!;
@@ -40,9 +35,6 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
     private bool written;                             // stored by this activation: read back (and checked) when used
     private LegacyManifest? legacyManifest;           // a set in the earlier layout
     private Fingerprint[]? captures;
-
-    /// <summary>Lets set grains of this silo reuse a probe the caller already parsed from exactly this array.</summary>
-    internal static void RememberProbe(byte[] bytes, Fingerprint parsed) => ParsedProbes.AddOrUpdate(bytes, parsed);
 
     private bool Exists => stored is not null || written || legacyManifest is not null || captures is not null;
 
@@ -107,15 +99,12 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
         FingerprintSetMatch? best = null;
         for (var p = 0; p < probes.Length; p++)
         {
+            // The probe arrives as bytes and is parsed here, wherever this activation lives: the caller may be on
+            // another silo (and even in one silo, Orleans hands the grain a copy of the caller's arrays).
             Fingerprint probe;
             try
             {
-                var bytes = probes[p] ?? [];
-                if (!ParsedProbes.TryGetValue(bytes, out probe!) || probe.ModelId != model.Id || probe.ModelVersion != model.Version)
-                {
-                    probe = Fingerprint.FromBytes(bytes, model);
-                    ParsedProbes.AddOrUpdate(bytes, probe);
-                }
+                probe = Fingerprint.FromBytes(probes[p] ?? [], model);
             }
             catch (InvalidDataException ex)
             {

@@ -1,5 +1,8 @@
 namespace Entrupy.Registry;
 
+// The fields of these exceptions live in Exception.Data: Orleans' exception codec carries Data (and the type, message
+// and stack) across silos and to clients, and this project stays free of Orleans attributes.
+
 /// <summary>
 /// Input broke a registry rule. <see cref="Rule"/> states the rule in words; the API maps this to 400 Bad Request.
 /// </summary>
@@ -12,19 +15,19 @@ public class RegistryValidationException : ArgumentException
     public RegistryValidationException(string field, string? value, string rule)
         : base($"Invalid {field} {Describe(value)}: {rule}.", field)
     {
-        Field = field;
-        Value = value;
-        Rule = rule;
+        Data[nameof(Field)] = field;
+        Data[nameof(Value)] = value;
+        Data[nameof(Rule)] = rule;
     }
 
     /// <summary>The offending field, as named on the wire.</summary>
-    public string Field { get; }
+    public string Field => Data[nameof(Field)] as string ?? ParamName ?? "";
 
     /// <summary>The rejected value, or null when it was missing.</summary>
-    public string? Value { get; }
+    public string? Value => Data[nameof(Value)] as string;
 
     /// <summary>The rule the value breaks, in words.</summary>
-    public string Rule { get; }
+    public string Rule => Data[nameof(Rule)] as string ?? "";
 
     // Values are echoed for diagnosis but capped, so a huge or binary input cannot bloat logs.
     private static string Describe(string? value) => value is null
@@ -55,34 +58,43 @@ public sealed class CustodyChainTamperedException : Exception
         : base($"Custody chain of item '{itemKey}' does not verify: event #{sequence} ({eventId}) {reason}. " +
                "Stored history was modified outside the registry.")
     {
-        ItemKey = itemKey;
-        Sequence = sequence;
-        EventId = eventId;
-        Reason = reason;
+        Data[nameof(ItemKey)] = itemKey;
+        Data[nameof(Sequence)] = sequence;
+        Data[nameof(EventId)] = eventId;
+        Data[nameof(Reason)] = reason;
     }
 
     /// <summary>The item whose chain failed.</summary>
-    public string ItemKey { get; }
+    public string ItemKey => Data[nameof(ItemKey)] as string ?? "";
 
     /// <summary>Sequence number of the first event that does not verify.</summary>
-    public int Sequence { get; }
+    public int Sequence => Data[nameof(Sequence)] is int sequence ? sequence : -1;
 
     /// <summary>eventID of the first event that does not verify.</summary>
-    public string EventId { get; }
+    public string EventId => Data[nameof(EventId)] as string ?? "";
 
     /// <summary>What did not match (its own hash, or the link to its predecessor).</summary>
-    public string Reason { get; }
+    public string Reason => Data[nameof(Reason)] as string ?? "";
 }
 
 /// <summary>A temporary item was linked to a permanent one; it accepts no more changes. Use <see cref="LinkedTo"/>.</summary>
-public sealed class ItemLinkedException(string itemKey, string linkedTo)
-    : InvalidOperationException($"Item '{itemKey}' is linked to '{linkedTo}' and accepts no more changes; use '{linkedTo}'.")
+public sealed class ItemLinkedException : InvalidOperationException
 {
+    /// <summary>Creates the exception.</summary>
+    /// <param name="itemKey">The linked (temporary) item.</param>
+    /// <param name="linkedTo">The permanent item it is linked to.</param>
+    public ItemLinkedException(string itemKey, string linkedTo)
+        : base($"Item '{itemKey}' is linked to '{linkedTo}' and accepts no more changes; use '{linkedTo}'.")
+    {
+        Data[nameof(ItemKey)] = itemKey;
+        Data[nameof(LinkedTo)] = linkedTo;
+    }
+
     /// <summary>The linked (temporary) item.</summary>
-    public string ItemKey { get; } = itemKey;
+    public string ItemKey => Data[nameof(ItemKey)] as string ?? "";
 
     /// <summary>The permanent item it is linked to.</summary>
-    public string LinkedTo { get; } = linkedTo;
+    public string LinkedTo => Data[nameof(LinkedTo)] as string ?? "";
 }
 
 /// <summary>The operation conflicts with the item's current state (for example, linking to a second target).</summary>

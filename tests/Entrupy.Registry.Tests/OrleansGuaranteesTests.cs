@@ -206,8 +206,7 @@ public sealed class OrleansGuaranteesTests : IDisposable
         Assert.Equal(before[0].Custody[^1].Hash, next.PreviousHash);
     }
 
-    [Fact(Skip = "Entrupy's exception types (src/Entrupy.Api.Contracts/Exceptions.cs) have no Orleans codec: at an external client " +
-                 "or another silo they arrive as Orleans.Serialization.CodecNotFoundException. Unskip once contract serialization covers them.")]
+    [Fact]
     public async Task Our_exceptions_reach_an_external_client_with_their_fields()
     {
         await using var cluster = await host.StartAsync();

@@ -29,6 +29,7 @@ internal static class EntrupyTestCluster
         {
             silo.Services.AddContractSerialization();
             silo.Services.AddSingleton<IGrainStorageSerializer, EntrupyGrainStateSerializer>();
+            silo.AddStateWriteFailureDeactivation();
             if (databasePath is not null) silo.Services.AddSqliteGrainStorageAsDefault(databasePath);
             configureSilo(silo);
         });
@@ -57,9 +58,24 @@ internal static class EntrupyTestCluster
 
     /// <summary>
     /// The grain factory of the first silo still running: calls made the way the silo's HTTP endpoints and
-    /// <c>IItemRegistry</c> make them (arguments and results still go through Orleans' copier). Tests that expect one
-    /// of our exceptions call through it, because Entrupy's exception types have no Orleans codec yet and arrive at an
-    /// external client (<see cref="InProcessTestCluster.Client"/>) as <c>CodecNotFoundException</c>.
+    /// <c>IItemRegistry</c> make them (arguments and results still go through Orleans' copier).
     /// </summary>
     public static IGrainFactory SiloGrains(this InProcessTestCluster cluster) => cluster.SiloServices().GetRequiredService<IGrainFactory>();
+}
+
+/// <summary>One silo of <see cref="EntrupyTestCluster"/>, for tests of single grains: the client's grain factory and the silo's services.</summary>
+internal sealed class TestSilo(InProcessTestCluster cluster) : IAsyncDisposable
+{
+    /// <summary>Gets grain references through the cluster's client (calls are serialized, as between silos).</summary>
+    public IGrainFactory GrainFactory => cluster.Client;
+
+    /// <summary>The silo's services.</summary>
+    public IServiceProvider Services => cluster.SiloServices();
+
+    /// <summary>Starts one silo; <paramref name="configure"/> adds the storage provider and grain dependencies.</summary>
+    public static async Task<TestSilo> StartAsync(Action<ISiloBuilder> configure) =>
+        new(await EntrupyTestCluster.Builder(null, configure).DeployAsync());
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => cluster.DisposeAsync();
 }

@@ -2,11 +2,11 @@ using System.Text.Json;
 using Orleans;
 using Entrupy.Storage;
 using Orleans.Storage;
-using Entrupy.Silo.Api;
 using Entrupy.Tenancy;
 using Entrupy.Webhooks;
+using Entrupy.TestSupport;
 
-namespace Entrupy.Silo.Tests;
+namespace Entrupy.Webhooks.Tests;
 
 /// <summary>The publisher the item endpoints will call, and the retry schedule, in-process against the silo's own grains.</summary>
 public sealed class WebhookPublisherTests

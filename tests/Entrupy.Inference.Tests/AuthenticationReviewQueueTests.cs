@@ -2,10 +2,11 @@ using Orleans;
 using Entrupy.Storage;
 using Orleans.Storage;
 using Entrupy.Registry;
+using Entrupy.TestSupport;
 using Entrupy.Inference;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Entrupy.Silo.Tests;
+namespace Entrupy.Inference.Tests;
 
 /// <summary>The review queue grain and the job store in-process, against the real item grain (recovery paths HTTP cannot reach).</summary>
 public sealed class AuthenticationReviewQueueTests

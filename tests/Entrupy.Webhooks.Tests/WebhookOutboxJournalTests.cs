@@ -3,7 +3,7 @@ using Entrupy.Webhooks;
 using Entrupy.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Entrupy.Silo.Tests;
+namespace Entrupy.Webhooks.Tests;
 
 /// <summary>
 /// The webhook outbox journals each enqueue, retry and removal instead of rewriting its whole pending list (which

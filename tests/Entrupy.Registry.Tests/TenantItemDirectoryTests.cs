@@ -1,11 +1,10 @@
 using Entrupy.Persistence.Sqlite;
-using Entrupy.Silo.Hosting;
 using Entrupy.Storage;
 using Entrupy.Registry;
 using Entrupy.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Entrupy.Silo.Tests;
+namespace Entrupy.Registry.Tests;
 
 /// <summary>
 /// A directory bucket journals each change as a small record and snapshots every

@@ -3,7 +3,7 @@ using Entrupy.Inference;
 using Entrupy.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Entrupy.Silo.Tests;
+namespace Entrupy.Inference.Tests;
 
 /// <summary>The authentication job list journals each add, retry and removal; a crash copy keeps exactly the waiting jobs.</summary>
 public sealed class AuthenticationJobsJournalTests : IDisposable

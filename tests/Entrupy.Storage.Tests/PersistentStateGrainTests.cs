@@ -193,6 +193,29 @@ public sealed class PersistentStateGrainTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_write_the_store_cannot_take_reaches_the_caller_as_OrleansException_around_StorageUnavailableException()
+    {
+        // A size cap makes SQLite fail the write exactly as a full disk would.
+        await using var capped = await TestSilo.DeployAsync(silo => silo.Services.AddSqliteGrainStorage(StorageNames.Default, o =>
+        {
+            o.DatabasePath = _directory.File("capped.db");
+            o.MaxDatabaseBytes = 256 * 1024;
+        }));
+        var grain = capped.Client.GetGrain<ITaggedItemGrain>("full");
+        Assert.Equal(1, await grain.Tag("fits"));
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => grain.Tag(new string('x', 1024 * 1024)));
+        // Orleans' state bridge wraps every provider failure but an ETag conflict, so the API must look inside.
+        Assert.IsType<OrleansException>(error);
+        Assert.IsType<StorageUnavailableException>(error.InnerException);
+
+        // As on Azure, the activation keeps the change it could not store; a new activation reads what is stored.
+        Assert.Equal(2, (await grain.Tags()).Length);
+        await capped.DeactivateAsync(grain);
+        Assert.Equal(["fits"], await grain.Tags());
+    }
+
+    [Fact]
     public async Task An_unknown_provider_name_fails_activation_naming_it()
     {
         // Orleans wraps it: "Failed to create an instance of grain type …" around the provider error.

@@ -45,6 +45,9 @@ public sealed class AzureBlobConformanceTests(AzureBlobSiloFixture fixture) : Gr
     // Orleans sends no condition when the state has no ETag, so the blob is deleted whatever it holds.
     protected override bool ClearWithNullETagOfExistingRecordConflicts => false;
 
+    // Blob name "{state}-{grain id}.json": state "a-b" of type T and state "a" of type "b-T" are one blob.
+    protected override bool SeparatesStateNameFromGrainType => false;
+
     protected override Task<IGrainStorage> CreateStorageAsync() => Task.FromResult(fixture.Cluster.Storage(0));
 
     // The other silo's provider: its own blob client over the same container.

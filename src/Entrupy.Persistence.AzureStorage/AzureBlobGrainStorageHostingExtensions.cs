@@ -9,6 +9,13 @@ namespace Entrupy.Persistence.AzureStorage;
 /// <summary>Registers Orleans' Azure Blob grain storage for our grains (Azurite locally).</summary>
 public static class AzureBlobGrainStorageHostingExtensions
 {
+    /// <summary>
+    /// The Blob service API version every client of ours speaks: the newest the pinned Azurite (azurite/package.json)
+    /// serves. Azure.Storage.Blobs 12.30.1 defaults to 2026-10-06, which Azurite 3.37 refuses with 400
+    /// InvalidHeaderValue, so the silo could not even create its container locally; Azure serves older versions too.
+    /// </summary>
+    public const BlobClientOptions.ServiceVersion BlobServiceVersion = BlobClientOptions.ServiceVersion.V2026_06_06;
+
     /// <summary>Environment variable read when configuration holds no connection string.</summary>
     public const string ConnectionStringEnvironmentVariable = "AZURE_STORAGE_CONNECTION_STRING";
 
@@ -20,14 +27,15 @@ public static class AzureBlobGrainStorageHostingExtensions
     /// <param name="silo">The silo.</param>
     /// <param name="connectionString">Shared Key connection string, or <c>UseDevelopmentStorage=true</c> for Azurite.</param>
     /// <param name="container">Blob container; created when the silo starts.</param>
-    /// <param name="clientOptions">Azure SDK client options (retries and timeouts), e.g. from <see cref="ClientOptionsFrom"/>.</param>
+    /// <param name="clientOptions">Azure SDK client options (retries and timeouts), e.g. from <see cref="ClientOptionsFrom"/>;
+    /// null means the SDK's retry defaults with <see cref="BlobServiceVersion"/>.</param>
     /// <exception cref="ArgumentException">The connection string is malformed.</exception>
     public static ISiloBuilder AddAzureBlobGrainStorageAsDefault(this ISiloBuilder silo, string connectionString, string container, BlobClientOptions? clientOptions = null)
     {
         ArgumentNullException.ThrowIfNull(silo);
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         BlobServiceClient client;
-        try { client = new BlobServiceClient(connectionString, clientOptions ?? new BlobClientOptions()); }
+        try { client = new BlobServiceClient(connectionString, clientOptions ?? new BlobClientOptions(BlobServiceVersion)); }
         catch (FormatException e) { throw new ArgumentException($"The Azure Storage connection string is malformed: {e.Message}", nameof(connectionString), e); }
         return silo.AddAzureBlobGrainStorageAsDefault(options =>
         {
@@ -53,12 +61,12 @@ public static class AzureBlobGrainStorageHostingExtensions
     /// <summary>
     /// Azure SDK retry settings from a configuration section, so a store that does not answer fails a request within
     /// seconds, not minutes: <c>MaxAttempts</c> (default 4), <c>AttemptTimeout</c> (default 10 s),
-    /// <c>RetryBaseDelay</c> (default 0.2 s; exponential, at most 2 s).
+    /// <c>RetryBaseDelay</c> (default 0.2 s; exponential, at most 2 s). The API version is <see cref="BlobServiceVersion"/>.
     /// </summary>
     public static BlobClientOptions ClientOptionsFrom(IConfiguration section)
     {
         ArgumentNullException.ThrowIfNull(section);
-        var options = new BlobClientOptions();
+        var options = new BlobClientOptions(BlobServiceVersion);
         options.Retry.MaxRetries = Math.Max(0, (section.GetValue<int?>("MaxAttempts") ?? 4) - 1);
         options.Retry.NetworkTimeout = section.GetValue<TimeSpan?>("AttemptTimeout") ?? TimeSpan.FromSeconds(10);
         options.Retry.Delay = section.GetValue<TimeSpan?>("RetryBaseDelay") ?? TimeSpan.FromMilliseconds(200);

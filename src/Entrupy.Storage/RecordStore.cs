@@ -25,7 +25,9 @@ public sealed class RecordStore(IGrainStorage storage)
     {
         var state = new GrainState<BinaryRecord>(new BinaryRecord());
         await storage.ReadStateAsync(key.Name, key.GrainId, state, cancellationToken);
-        return state.RecordExists && state.ETag is not null && state.State is { } record ? new StoredRecord(record.Data, state.ETag) : null;
+        // The ETag, not RecordExists, says whether the record is there: Orleans' Azure Blob provider reports an empty
+        // blob (a record of zero bytes) as RecordExists = false with the blob's ETag, and an insert over it conflicts.
+        return state.ETag is not null ? new StoredRecord(state.State?.Data ?? [], state.ETag) : null;
     }
 
     /// <summary>Inserts or replaces a record under the ETag rules; returns the new ETag once durable.</summary>

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 
-namespace Entrupy.Grains.Persistence.AzureStorage.Tests;
+namespace Entrupy.Persistence.AzureStorage.Tests;
 
 /// <summary>
 /// A real Azurite emulator run through azurite/start.sh and azurite/stop.sh (the scripts a developer uses), on free
@@ -188,39 +188,6 @@ public sealed partial class AzuriteProcess : IAsyncDisposable
     [GeneratedRegex(@"Endpoint=http://127\.0\.0\.1:(\d+)/")]
     private static partial Regex PortsPattern();
 }
-
-/// <summary>One Azurite shared by the tests of the "azurite" collection; each test uses its own container.</summary>
-public sealed class AzuriteFixture : IAsyncLifetime
-{
-    private AzuriteProcess? _azurite;
-
-    /// <summary>The running emulator.</summary>
-    public AzuriteProcess Azurite => _azurite ?? throw new InvalidOperationException(AzuriteProcess.UnavailableReason ?? "Azurite did not start.");
-
-    /// <inheritdoc />
-    public async Task InitializeAsync()
-    {
-        // Without Node.js the [AzuriteFact] tests are skipped; only the inherited conformance facts report the reason.
-        if (AzuriteProcess.UnavailableReason is null) _azurite = await AzuriteProcess.StartAsync();
-    }
-
-    /// <inheritdoc />
-    public async Task DisposeAsync()
-    {
-        if (_azurite is not null) await _azurite.DisposeAsync();
-    }
-
-    /// <summary>Options for a fresh, uniquely named container on this emulator.</summary>
-    public AzureBlobStorageOptions NewContainerOptions(string prefix = "test") => new()
-    {
-        ConnectionString = Azurite.ConnectionString,
-        ContainerName = $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(63, prefix.Length + 33)],
-    };
-}
-
-/// <summary>Tests sharing one Azurite process.</summary>
-[CollectionDefinition("azurite")]
-public sealed class AzuriteCollection : ICollectionFixture<AzuriteFixture>;
 
 /// <summary>A fact that needs Azurite: skipped, with the reason, only when Node.js is missing.</summary>
 public sealed class AzuriteFactAttribute : FactAttribute

@@ -1,65 +1,76 @@
-using Entrupy.Grains.Persistence.AzureStorage.Rest;
+using Azure.Core;
+using Microsoft.Extensions.Configuration;
+using Orleans.Hosting;
+using Microsoft.Extensions.Hosting;
 
-namespace Entrupy.Grains.Persistence.AzureStorage.Tests;
+namespace Entrupy.Persistence.AzureStorage.Tests;
 
+/// <summary>Where the connection string comes from, and the SDK retry settings a silo gets.</summary>
 public sealed class ConnectionStringTests
 {
+    private static IConfiguration Config(params (string Key, string? Value)[] values) =>
+        new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build();
+
     [Fact]
-    public void Development_storage_means_azurite_on_its_default_port_with_the_well_known_key()
+    public void Storage_Azure_ConnectionString_wins_then_ConnectionStrings_AzureStorage()
     {
-        var parsed = StorageConnectionString.Parse("UseDevelopmentStorage=true");
-        Assert.Equal("devstoreaccount1", parsed.AccountName);
-        Assert.Equal(new Uri("http://127.0.0.1:10000/devstoreaccount1"), parsed.BlobEndpoint);
-        Assert.Equal(Convert.FromBase64String(StorageConnectionString.DevelopmentAccountKey), parsed.AccountKey);
+        Assert.Equal("first", AzureBlobGrainStorageHostingExtensions.ResolveConnectionString(
+            Config(("Storage:Azure:ConnectionString", "first"), ("ConnectionStrings:AzureStorage", "second"))));
+        Assert.Equal("second", AzureBlobGrainStorageHostingExtensions.ResolveConnectionString(
+            Config(("Storage:Azure:ConnectionString", "  "), ("ConnectionStrings:AzureStorage", "second"))));
     }
 
     [Fact]
-    public void Account_and_suffix_build_the_public_endpoint_and_keys_keep_their_padding()
+    public void The_environment_variable_is_the_last_resort_and_nothing_set_means_null()
     {
-        var parsed = StorageConnectionString.Parse(
-            " DefaultEndpointsProtocol=https ; AccountName=entrupy;AccountKey=a2V5LWJ5dGVzLTE=;EndpointSuffix=core.windows.net;");
-        Assert.Equal("entrupy", parsed.AccountName);
-        Assert.Equal(new Uri("https://entrupy.blob.core.windows.net"), parsed.BlobEndpoint);
-        Assert.Equal("key-bytes-1"u8.ToArray(), parsed.AccountKey);
-        Assert.DoesNotContain("a2V5", parsed.ToString(), StringComparison.Ordinal);
+        var name = AzureBlobGrainStorageHostingExtensions.ConnectionStringEnvironmentVariable;
+        var saved = Environment.GetEnvironmentVariable(name);
+        try
+        {
+            Environment.SetEnvironmentVariable(name, "from-env");
+            Assert.Equal("from-env", AzureBlobGrainStorageHostingExtensions.ResolveConnectionString(Config()));
+            Assert.Equal("config", AzureBlobGrainStorageHostingExtensions.ResolveConnectionString(Config(("ConnectionStrings:AzureStorage", "config"))));
+            Environment.SetEnvironmentVariable(name, null);
+            Assert.Null(AzureBlobGrainStorageHostingExtensions.ResolveConnectionString(Config(("Storage:Azure:ConnectionString", ""))));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(name, saved);
+        }
     }
 
     [Fact]
-    public void An_explicit_blob_endpoint_wins()
+    public void ClientOptionsFrom_defaults_bound_a_failing_request_to_seconds()
     {
-        var parsed = StorageConnectionString.Parse("AccountName=devstoreaccount1;AccountKey=" + StorageConnectionString.DevelopmentAccountKey +
-                                                   ";BlobEndpoint=http://127.0.0.1:45678/devstoreaccount1;");
-        Assert.Equal(new Uri("http://127.0.0.1:45678/devstoreaccount1"), parsed.BlobEndpoint);
-    }
-
-    [Theory]
-    [InlineData("AccountKey=a2V5", "AccountName is missing")]
-    [InlineData("AccountName=x", "AccountKey is missing")]
-    [InlineData("AccountName=x;AccountKey=not base64!", "not valid base64")]
-    [InlineData("BlobEndpoint=https://x.blob.core.windows.net;SharedAccessSignature=sv=2021", "SAS tokens are not supported")]
-    [InlineData("AccountName=x;AccountKey=a2V5;BlobEndpoint=ftp://x", "not an http(s) URL")]
-    [InlineData("garbage", "not a Name=Value pair")]
-    public void Unusable_strings_fail_with_a_message_that_says_why(string connectionString, string expected)
-    {
-        var error = Assert.Throws<FormatException>(() => StorageConnectionString.Parse(connectionString));
-        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        var options = AzureBlobGrainStorageHostingExtensions.ClientOptionsFrom(Config());
+        Assert.Equal(3, options.Retry.MaxRetries); // 4 attempts
+        Assert.Equal(TimeSpan.FromSeconds(10), options.Retry.NetworkTimeout);
+        Assert.Equal(TimeSpan.FromMilliseconds(200), options.Retry.Delay);
+        Assert.Equal(TimeSpan.FromSeconds(2), options.Retry.MaxDelay);
+        Assert.Equal(RetryMode.Exponential, options.Retry.Mode);
+        Assert.Equal(AzureBlobGrainStorageHostingExtensions.BlobServiceVersion, options.Version);
     }
 
     [Fact]
-    public void The_string_to_sign_follows_the_documented_layout()
+    public void ClientOptionsFrom_reads_the_section()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Put, "http://127.0.0.1:10000/devstoreaccount1/box/a%20b/c?timeout=5&comp=block&blockid=x%2By");
-        request.Content = new ByteArrayContent(new byte[3]);
-        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
-        request.Headers.TryAddWithoutValidation("If-Match", "\"0x1\"");
-        request.Headers.TryAddWithoutValidation("x-ms-version", "2021-08-06");
-        request.Headers.TryAddWithoutValidation("x-ms-date", "Sun, 22 Nov 2026 03:00:00 GMT");
-        request.Headers.TryAddWithoutValidation("X-MS-Blob-Type", "BlockBlob");
+        var options = AzureBlobGrainStorageHostingExtensions.ClientOptionsFrom(
+            Config(("MaxAttempts", "1"), ("AttemptTimeout", "00:00:03"), ("RetryBaseDelay", "00:00:00.050")));
+        Assert.Equal(0, options.Retry.MaxRetries);
+        Assert.Equal(TimeSpan.FromSeconds(3), options.Retry.NetworkTimeout);
+        Assert.Equal(TimeSpan.FromMilliseconds(50), options.Retry.Delay);
+        // Zero or fewer attempts still means one attempt, never a negative retry count.
+        Assert.Equal(0, AzureBlobGrainStorageHostingExtensions.ClientOptionsFrom(Config(("MaxAttempts", "0"))).Retry.MaxRetries);
+    }
 
-        var expected = string.Join('\n',
-            "PUT", "", "", "3", "", "application/octet-stream", "", "", "\"0x1\"", "", "", "",
-            "x-ms-blob-type:BlockBlob", "x-ms-date:Sun, 22 Nov 2026 03:00:00 GMT", "x-ms-version:2021-08-06",
-            "/devstoreaccount1/devstoreaccount1/box/a%20b/c", "blockid:x+y", "comp:block", "timeout:5");
-        Assert.Equal(expected, SharedKeySigner.BuildStringToSign(request, "devstoreaccount1"));
+    [Fact]
+    public void A_malformed_connection_string_is_rejected_when_the_silo_is_configured()
+    {
+        // UseOrleans runs the silo configuration at once, so the mistake surfaces before anything starts.
+        var host = Host.CreateApplicationBuilder();
+        var error = Assert.Throws<ArgumentException>(() =>
+            host.UseOrleans(silo => silo.AddAzureBlobGrainStorageAsDefault("not a connection string", "c")));
+        Assert.Contains("malformed", error.Message);
+        Assert.Equal("connectionString", error.ParamName);
     }
 }

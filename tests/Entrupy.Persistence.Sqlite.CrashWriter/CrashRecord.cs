@@ -2,11 +2,14 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Entrupy.Grains.Persistence.Sqlite.CrashWriter;
+using Orleans.Runtime;
+
+namespace Entrupy.Persistence.Sqlite.CrashWriter;
 
 /// <summary>
 /// The self-checking values the crash writer stores: <c>key|sequence|payloadLength|payload|sha256</c>, where the hash
-/// covers everything before it. A torn or mixed write cannot pass <see cref="TryDecode"/>.
+/// covers everything before it. A torn or mixed write cannot pass <see cref="TryDecode"/>. Stored as a
+/// <see cref="Entrupy.Storage.BinaryRecord"/>, so the file holds exactly these bytes.
 /// </summary>
 public static class CrashRecord
 {
@@ -16,8 +19,11 @@ public static class CrashRecord
     /// <summary>State name of every crash-test record.</summary>
     public const string StateName = "s";
 
-    /// <summary>The storage key of writer <paramref name="index"/>.</summary>
-    public static GrainStateKey Key(int index) => new(GrainType, "k" + index.ToString(CultureInfo.InvariantCulture), StateName);
+    /// <summary>The grain key of writer <paramref name="index"/>.</summary>
+    public static string Key(int index) => "k" + index.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The grain writer <paramref name="grainKey"/> writes as.</summary>
+    public static GrainId Grain(string grainKey) => GrainId.Create(GrainType, grainKey);
 
     /// <summary>Builds the value for (key, sequence); the payload length (64 B to 16 KiB) and bytes depend on both.</summary>
     public static byte[] Encode(string grainKey, long sequence)

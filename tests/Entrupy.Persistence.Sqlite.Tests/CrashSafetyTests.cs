@@ -1,13 +1,16 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using Entrupy.Grains.Persistence.Sqlite.CrashWriter;
+using Entrupy.Persistence.Sqlite.CrashWriter;
+using Entrupy.Storage;
 using Microsoft.Data.Sqlite;
+using Orleans;
 
-namespace Entrupy.Grains.Persistence.Sqlite.Tests;
+namespace Entrupy.Persistence.Sqlite.Tests;
 
 /// <summary>
-/// Kills a process that writes through <see cref="SqliteGrainStorage"/> in the middle of its writes, then checks the
+/// Kills a process that writes grain state through <see cref="SqliteGrainStorage"/> (Orleans' IGrainStorage, as the
+/// silo uses it) in the middle of its writes, then checks the
 /// file: every write it acknowledged is there (or a later one for that key) and no value is torn.
 /// </summary>
 public sealed class CrashSafetyTests : IDisposable
@@ -41,7 +44,7 @@ public sealed class CrashSafetyTests : IDisposable
     /// <summary>Starts the crash writer, kills it once it has acknowledged <paramref name="killAfterAcks"/> writes, returns every acknowledgement it printed.</summary>
     private static async Task<List<(string Key, long Sequence)>> RunAndKillAsync(string databasePath, int killAfterAcks)
     {
-        var writerDll = Path.Combine(AppContext.BaseDirectory, "Entrupy.Grains.Persistence.Sqlite.CrashWriter.dll");
+        var writerDll = Path.Combine(AppContext.BaseDirectory, "Entrupy.Persistence.Sqlite.CrashWriter.dll");
         Assert.True(File.Exists(writerDll), writerDll);
         var start = new ProcessStartInfo("dotnet")
         {
@@ -88,9 +91,10 @@ public sealed class CrashSafetyTests : IDisposable
         {
             foreach (var (key, acked) in ackedSequence)
             {
-                var record = await storage.ReadAsync(new GrainStateKey(CrashRecord.GrainType, key, CrashRecord.StateName));
-                Assert.True(record is not null, $"acknowledged write {key}#{acked} is missing");
-                Assert.True(CrashRecord.TryDecode(record.Data.Span, out var storedKey, out var storedSequence), $"record {key} is torn");
+                var state = new GrainState<BinaryRecord>(new BinaryRecord());
+                await storage.ReadStateAsync(CrashRecord.StateName, CrashRecord.Grain(key), state);
+                Assert.True(state.RecordExists, $"acknowledged write {key}#{acked} is missing");
+                Assert.True(CrashRecord.TryDecode(state.State!.Data, out var storedKey, out var storedSequence), $"record {key} is torn");
                 Assert.Equal(key, storedKey);
                 Assert.True(storedSequence >= acked, $"{key}: acknowledged #{acked} but the file has #{storedSequence}");
             }

@@ -1,21 +1,30 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Entrupy.Storage;
 using Microsoft.Data.Sqlite;
+using Entrupy.Persistence.Conformance;
+using Orleans;
+using Orleans.Runtime;
+using Orleans.Storage;
 
-namespace Entrupy.Grains.Persistence.Sqlite.Tests;
+namespace Entrupy.Persistence.Sqlite.Tests;
 
-/// <summary>SQLite-specific behaviour beyond the conformance kit: layout, group commit, disposal, failures.</summary>
+/// <summary>
+/// SQLite-specific behaviour beyond the conformance kit: layout, group commit, disposal, failures. Most facts drive
+/// the record engine (<see cref="SqliteStateStore"/>) directly, as <see cref="SqliteGrainStorage"/> passes each
+/// IGrainStorage call straight to it; the provider-level facts check that it does.
+/// </summary>
 public sealed class SqliteGrainStorageTests : IDisposable
 {
     private readonly TempDirectory _directory = new();
 
     private string DatabasePath => _directory.File("grains.db");
 
-    private SqliteGrainStorage Open(TimeSpan? busyTimeout = null)
+    private SqliteStateStore Open(TimeSpan? busyTimeout = null)
         => new(new SqliteGrainStorageOptions { DatabasePath = DatabasePath, BusyTimeout = busyTimeout ?? TimeSpan.FromSeconds(5) });
 
-    private static GrainStateKey Key(string grainKey) => new("test", grainKey, "s");
+    private static RecordKey Key(string grainKey) => new("test", grainKey, "s");
 
     private static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
 
@@ -189,7 +198,7 @@ public sealed class SqliteGrainStorageTests : IDisposable
     public async Task A_full_database_fails_the_write_that_does_not_fit_and_keeps_working()
     {
         // max_page_count makes SQLite report SQLITE_FULL exactly as on a full disk.
-        await using var storage = new SqliteGrainStorage(new SqliteGrainStorageOptions { DatabasePath = DatabasePath, MaxDatabaseBytes = 256 * 1024 });
+        await using var storage = new SqliteStateStore(new SqliteGrainStorageOptions { DatabasePath = DatabasePath, MaxDatabaseBytes = 256 * 1024 });
         var small = await storage.WriteAsync(Key("small"), Bytes("fits"), null);
 
         var clock = Stopwatch.StartNew();
@@ -291,6 +300,128 @@ public sealed class SqliteGrainStorageTests : IDisposable
         }
 
         Assert.True(failure is GrainStorageException or StorageUnavailableException, failure?.ToString());
+    }
+
+    public sealed class Counter
+    {
+        public string Name { get; set; } = "";
+
+        public int Count { get; set; }
+    }
+
+    private SqliteGrainStorage OpenProvider(int maxReadConnections = 8) => new(
+        new SqliteGrainStorageOptions { DatabasePath = DatabasePath, MaxReadConnections = maxReadConnections }, new EntrupyGrainStateSerializer());
+
+    [Fact]
+    public async Task Provider_files_grain_state_as_one_row_of_web_json_and_raw_records_as_their_bytes()
+    {
+        await using (var storage = OpenProvider())
+        {
+            var state = new StateSlot<Counter>(new Counter { Name = "bag", Count = 3 });
+            await storage.WriteStateAsync("counter", GrainId.Create("item", "k/1"), state);
+            var raw = new GrainState<BinaryRecord>(new BinaryRecord { Data = [0, 1, 2, 0xFF] });
+            await storage.WriteStateAsync("entry", GrainId.Create("journal", "k/1/000000000001"), raw);
+
+            var stored = await storage.Store.ReadAsync(new RecordKey("item", "k/1", "counter"));
+            Assert.Equal("""{"name":"bag","count":3}""", Encoding.UTF8.GetString(stored!.Data.Span));
+            Assert.Equal(state.ETag, stored.ETag);
+            Assert.Equal(SqliteGrainStorage.KeyOf("counter", GrainId.Create("item", "k/1")), new RecordKey("item", "k/1", "counter"));
+        }
+
+        using var connection = OpenRaw();
+        Assert.Equal(new byte[] { 0, 1, 2, 0xFF }, (byte[])Scalar(connection,
+            "SELECT data FROM grain_state WHERE grain_type = 'journal' AND grain_key = 'k/1/000000000001' AND state_name = 'entry'")!);
+    }
+
+    [Fact]
+    public async Task Provider_writes_from_many_grains_are_group_committed()
+    {
+        await using var storage = OpenProvider();
+        const int grains = 64, writesEach = 10;
+        var commitsBefore = storage.Store.CommitCount;
+        await Task.WhenAll(Enumerable.Range(0, grains).Select(g => Task.Run(async () =>
+        {
+            var state = new StateSlot<Counter>(new Counter { Name = $"g{g}" });
+            for (var i = 0; i < writesEach; i++)
+            {
+                state.State.Count = i;
+                await storage.WriteStateAsync("counter", GrainId.Create("item", $"g{g}"), state);
+            }
+        })));
+
+        Assert.InRange(storage.Store.CommitCount - commitsBefore, 1, grains * writesEach / 4);
+        var read = new StateSlot<Counter>(new Counter());
+        await storage.ReadStateAsync("counter", GrainId.Create("item", "g63"), read);
+        Assert.Equal(writesEach - 1, read.State.Count);
+    }
+
+    [Fact]
+    public async Task Provider_conflicts_are_Orleans_InconsistentStateException_with_both_etags_in_the_message()
+    {
+        await using var storage = OpenProvider();
+        var state = new StateSlot<Counter>(new Counter());
+        await storage.WriteStateAsync("counter", GrainId.Create("item", "a"), state);
+        var current = state.ETag!;
+        var stale = new StateSlot<Counter>(new Counter()) { ETag = "1234567", RecordExists = true };
+
+        var error = await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("counter", GrainId.Create("item", "a"), stale));
+        Assert.Contains("1234567", error.Message);
+        Assert.Contains(current, error.Message);
+        Assert.Equal("1234567", stale.ETag); // a failed write leaves the caller's ETag alone
+    }
+
+    [Fact]
+    public async Task Concurrent_reads_beyond_the_connection_pool_all_see_whole_values_while_writes_go_on()
+    {
+        await using var storage = OpenProvider(maxReadConnections: 2);
+        var records = new RecordStore(storage);
+        const int keys = 8;
+        var etags = new string?[keys];
+        for (var k = 0; k < keys; k++) etags[k] = await records.WriteAsync(Key($"r{k}"), Bytes($"r{k}:0"), null);
+
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            var n = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                n++;
+                var k = n % keys;
+                etags[k] = await records.WriteAsync(Key($"r{k}"), Bytes($"r{k}:{n}"), etags[k]);
+            }
+            return n;
+        });
+
+        var reads = await Task.WhenAll(Enumerable.Range(0, 400).Select(i => Task.Run(() => records.ReadAsync(Key($"r{i % keys}")))));
+        await stop.CancelAsync();
+        var writes = await writer;
+
+        for (var i = 0; i < reads.Length; i++)
+        {
+            var text = Encoding.UTF8.GetString(reads[i]!.Data.Span);
+            Assert.StartsWith($"r{i % keys}:", text); // a whole value of the right key, never another key's or a torn one
+            Assert.True(long.TryParse(reads[i]!.ETag, CultureInfo.InvariantCulture, out _));
+        }
+        Assert.True(writes > 0);
+    }
+
+    [Fact]
+    public async Task Hosting_extension_registers_a_keyed_provider_that_uses_the_registered_serializer()
+    {
+        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
+        Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton<IGrainStorageSerializer, EntrupyGrainStateSerializer>(services);
+        services.AddSqliteGrainStorageAsDefault(DatabasePath);
+        await using (var provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services))
+        {
+            var storage = Microsoft.Extensions.DependencyInjection.ServiceProviderKeyedServiceExtensions.GetRequiredKeyedService<IGrainStorage>(provider, StorageNames.Default);
+            var sqlite = Assert.IsType<SqliteGrainStorage>(storage);
+            Assert.Equal(Path.GetFullPath(DatabasePath), sqlite.DatabasePath);
+            await storage.WriteStateAsync("counter", GrainId.Create("item", "hosted"), new StateSlot<Counter>(new Counter { Count = 5 }));
+        }
+
+        // Disposing the services closed the file with the write in it.
+        await using var reopened = Open();
+        Assert.Equal("""{"name":"","count":5}""", Encoding.UTF8.GetString((await reopened.ReadAsync(new RecordKey("item", "hosted", "counter")))!.Data.Span));
     }
 
     public void Dispose() => _directory.Dispose();

@@ -1,4 +1,4 @@
-namespace Entrupy.Grains.Persistence.Sqlite.Tests;
+namespace Entrupy.Persistence.Sqlite.Tests;
 
 /// <summary>A folder under the system temp directory, deleted with its files on dispose.</summary>
 internal sealed class TempDirectory : IDisposable

@@ -4,16 +4,14 @@ using System.Runtime.InteropServices;
 namespace Entrupy.Native;
 
 /// <summary>
-/// Finds the native libraries this project ships (our shim and ONNX Runtime) next to the application,
-/// so nobody has to set <c>LD_LIBRARY_PATH</c>. <c>ENTRUPY_NATIVE_DIR</c> overrides the folder.
+/// Finds the native library this project ships (our shim) next to the application, so nobody has to set
+/// <c>LD_LIBRARY_PATH</c>. <c>ENTRUPY_NATIVE_DIR</c> overrides the folder. ONNX Runtime is not found here: the
+/// <c>Microsoft.ML.OnnxRuntime</c> package ships and loads its own library (see <see cref="Onnx.OnnxRuntime.LibraryPath"/>).
 /// </summary>
 public static class NativeLibraries
 {
     /// <summary>Name used in <c>[DllImport]</c> for our C++ shim (FAISS and image decoding).</summary>
     internal const string Shim = "entrupy_native";
-
-    /// <summary>File name of the ONNX Runtime library as shipped in the npm package.</summary>
-    public const string OnnxRuntimeFileName = "libonnxruntime.so.1";
 
     private static readonly object Gate = new();
     private static bool registered;
@@ -51,7 +49,7 @@ public static class NativeLibraries
         }
         throw new DllNotFoundException(
             $"{fileName} was not found in {string.Join(", ", SearchDirectories())}. " +
-            "Build with eng/setup.sh (it builds the shim and fetches ONNX Runtime), or set ENTRUPY_NATIVE_DIR.");
+            "Build with eng/setup.sh (it builds the shim), or set ENTRUPY_NATIVE_DIR.");
     }
 
     private static IntPtr Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath)

@@ -6,6 +6,6 @@ public class SmokeTests
     public void NativeLibrariesShipNextToTests()
     {
         Assert.True(File.Exists(NativeLibraries.Locate("libentrupy_native.so")));
-        Assert.True(File.Exists(NativeLibraries.Locate(NativeLibraries.OnnxRuntimeFileName)));
+        Assert.True(File.Exists(Entrupy.Native.Onnx.OnnxRuntime.LibraryPath));
     }
 }

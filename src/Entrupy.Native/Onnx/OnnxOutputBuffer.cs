@@ -31,6 +31,9 @@ public sealed class OnnxOutputBuffer
 
     internal ReadOnlySpan<long> ShapeSpan => shape;
 
+    /// <summary>The dimensions array itself, not a copy: ORT copies the shape when it wraps the data, and never changes it.</summary>
+    internal long[] SharedShape => shape;
+
     /// <inheritdoc />
     public override string ToString() => $"float[{string.Join(",", shape)}] (caller buffer)";
 }

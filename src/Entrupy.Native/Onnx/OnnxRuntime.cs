@@ -1,79 +1,46 @@
-using System.Text;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Entrupy.Native.Onnx;
 
 /// <summary>
-/// Process-wide access to the shipped ONNX Runtime library: its version and the shared environment that every
-/// <see cref="OnnxSession"/> is created in. Everything is created lazily on first use and lives until the process ends.
+/// Process-wide facts about the ONNX Runtime that ships with the <c>Microsoft.ML.OnnxRuntime</c> package: its version,
+/// where its library was loaded from, and the shared environment that every <see cref="OnnxSession"/> is created in.
 /// </summary>
 public static class OnnxRuntime
 {
-    /// <summary>ORT logging level used for the shared environment: errors and worse (ORT_LOGGING_LEVEL_ERROR).</summary>
-    private const int LoggingLevelError = 3;
+    // Lazy<T> with ExecutionAndPublication: exactly one environment per process, and a load failure is rethrown to
+    // every caller instead of leaving a half-initialised state.
+    private static readonly Lazy<OrtEnv> LazyEnvironment = new(CreateEnvironment, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<string> LazyLibraryPath = new(FindLoadedLibrary, LazyThreadSafetyMode.ExecutionAndPublication);
 
-    // Lazy<T> with ExecutionAndPublication: exactly one environment per process, and a load failure is rethrown
-    // to every caller instead of leaving a half-initialised state.
-    private static readonly Lazy<OrtApi> LazyApi = new(OrtApi.Load, LazyThreadSafetyMode.ExecutionAndPublication);
-    private static readonly Lazy<OrtEnvironment> LazyEnvironment = new(OrtEnvironment.Create, LazyThreadSafetyMode.ExecutionAndPublication);
+    /// <summary>Version of the loaded ONNX Runtime library as it reports it (for example <c>1.32.0</c>).</summary>
+    public static string Version => Environment.GetVersionString();
 
-    /// <summary>Version of the loaded ONNX Runtime library as it reports it (for example <c>1.30.0</c>).</summary>
-    public static string Version => LazyApi.Value.Version;
+    /// <summary>Full path of the loaded ONNX Runtime library (the package's <c>runtimes/linux-x64/native/libonnxruntime.so</c>).</summary>
+    public static string LibraryPath => LazyLibraryPath.Value;
 
-    /// <summary>Full path of the loaded ONNX Runtime library.</summary>
-    public static string LibraryPath => LazyApi.Value.LibraryPath;
+    /// <summary>The shared environment; created, and the native library loaded, on first use.</summary>
+    internal static OrtEnv Environment => LazyEnvironment.Value;
 
-    /// <summary>The C API version this binding asks the library for.</summary>
-    public static int ApiVersion => (int)OrtApi.ApiVersion;
-
-    internal static OrtApi Api => LazyApi.Value;
-
-    internal static OrtEnvironment Environment => LazyEnvironment.Value;
-
-    /// <summary>
-    /// The process-wide native objects shared by all sessions. Deliberately never released: ORT's environment must
-    /// outlive every session, and tearing it down during process exit races with finalizers.
-    /// </summary>
-    internal sealed unsafe class OrtEnvironment
+    private static OrtEnv CreateEnvironment()
     {
-        internal nint Env { get; }
-
-        /// <summary>CPU memory description for tensors that wrap managed buffers.</summary>
-        internal nint CpuMemoryInfo { get; }
-
-        /// <summary>ORT's default allocator, used to free the strings ORT hands back. Owned by ORT; never released.</summary>
-        internal nint DefaultAllocator { get; }
-
-        private OrtEnvironment(nint env, nint cpuMemoryInfo, nint defaultAllocator)
-        {
-            Env = env;
-            CpuMemoryInfo = cpuMemoryInfo;
-            DefaultAllocator = defaultAllocator;
-        }
-
-        internal static OrtEnvironment Create()
-        {
-            var api = LazyApi.Value;
-            nint env;
-            fixed (byte* logId = "entrupy\0"u8)
-            {
-                api.Check(api.CreateEnv(LoggingLevelError, logId, &env), "creating the ONNX Runtime environment");
-            }
-
-            nint memoryInfo;
-            // OrtArenaAllocator = 1, OrtMemTypeDefault = 0.
-            api.Check(api.CreateCpuMemoryInfo(1, 0, &memoryInfo), "creating the CPU memory info");
-
-            nint allocator;
-            api.Check(api.GetAllocatorWithDefaultOptions(&allocator), "getting the default allocator");
-            return new OrtEnvironment(env, memoryInfo, allocator);
-        }
+        // Errors and worse only: ORT's warnings (e.g. about unused initializers) would go to stdout otherwise.
+        // If some other code created the environment first, it is the process's one and is used as it is.
+        if (OrtEnv.IsCreated) return OrtEnv.Instance();
+        var options = new EnvironmentCreationOptions { logId = "entrupy", logLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        return OrtEnv.CreateInstanceWithOptions(ref options);
     }
 
-    /// <summary>Null-terminated UTF-8 bytes of <paramref name="text"/>, ready to pin and hand to ORT.</summary>
-    internal static byte[] Utf8Z(string text)
+    /// <summary>Reads the library's path from the process's memory map: the package loads it itself, by name, and does not say where from.</summary>
+    private static string FindLoadedLibrary()
     {
-        var bytes = new byte[Encoding.UTF8.GetByteCount(text) + 1];
-        Encoding.UTF8.GetBytes(text, bytes);
-        return bytes;
+        _ = Environment; // make sure the library is loaded
+        foreach (var line in File.ReadLines("/proc/self/maps"))
+        {
+            var at = line.IndexOf('/');
+            if (at >= 0 && Path.GetFileName(line.AsSpan(at)).StartsWith("libonnxruntime.so", StringComparison.Ordinal))
+                return line[at..];
+        }
+        throw new DllNotFoundException("ONNX Runtime reports itself loaded but no libonnxruntime.so is mapped into this process.");
     }
 }

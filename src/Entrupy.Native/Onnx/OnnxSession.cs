@@ -1,5 +1,7 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using PackageException = Microsoft.ML.OnnxRuntime.OnnxRuntimeException;
 
 namespace Entrupy.Native.Onnx;
 
@@ -7,23 +9,39 @@ namespace Entrupy.Native.Onnx;
 /// A loaded ONNX model, ready to run float tensors through ONNX Runtime's CPU provider.
 /// </summary>
 /// <remarks>
+/// <para>
+/// A thin layer over the package's <see cref="InferenceSession"/>, kept for what callers rely on and the package does
+/// not give as such: runs that read the caller's buffers in place and write outputs straight into caller buffers
+/// (<see cref="RunInto"/>, the fingerprint engine's hot path), inputs checked against the model with messages that
+/// say what is wrong, ORT errors as <see cref="OnnxRuntimeException"/> with their code and the failed operation, and
+/// cancellation through a <see cref="CancellationToken"/>.
+/// </para>
+/// <para>
 /// Thread-safe: any number of threads may call <c>Run</c> on one session at the same time (ORT allows concurrent
 /// runs on a session). <see cref="Dispose"/> waits for nothing but is safe to call while runs are in flight: the native
 /// session is released when the last of them finishes.
+/// </para>
 /// </remarks>
-public sealed unsafe class OnnxSession : IDisposable
+public sealed class OnnxSession : IDisposable
 {
-    private const int FloatElementType = (int)OnnxElementType.Float;
-
-    private readonly OrtSessionHandle handle;
+    private readonly InferenceSession session;
+    // Used by every run that cannot be cancelled: ORT only reads run options, so one object serves concurrent runs and
+    // no run pays for creating and releasing its own. A cancellable run gets its own, since cancelling sets its terminate flag.
+    private readonly RunOptions sharedRunOptions;
     private readonly OnnxNodeInfo[] inputs;
     private readonly OnnxNodeInfo[] outputs;
     private readonly Dictionary<string, int> inputIndexByName;
     private readonly Dictionary<string, int> outputIndexByName;
+    // Runs in flight, and whether Dispose was called: the native session is released by whichever of Dispose and the
+    // last run ends last, so a run never uses a released session (the package's Dispose would release it under the run).
+    private int runsInFlight;
+    private int disposeRequested;
+    private int released;
 
-    private OnnxSession(OrtSessionHandle handle, OnnxNodeInfo[] inputs, OnnxNodeInfo[] outputs, string? modelPath, OnnxSessionOptions options)
+    private OnnxSession(InferenceSession session, OnnxNodeInfo[] inputs, OnnxNodeInfo[] outputs, string? modelPath, OnnxSessionOptions options)
     {
-        this.handle = handle;
+        this.session = session;
+        sharedRunOptions = new RunOptions();
         this.inputs = inputs;
         this.outputs = outputs;
         inputIndexByName = IndexByName(inputs);
@@ -56,14 +74,8 @@ public sealed unsafe class OnnxSession : IDisposable
         // ORT would report a missing file too, but only as a generic load failure; say plainly which path is missing.
         if (!File.Exists(fullPath))
             throw new FileNotFoundException($"ONNX model file not found: {fullPath}", fullPath);
-
-        options ??= OnnxSessionOptions.Default;
-        var pathUtf8 = OnnxRuntime.Utf8Z(fullPath);
-        return Create(options, fullPath, $"loading model {fullPath}", (api, env, nativeOptions, session) =>
-        {
-            fixed (byte* path = pathUtf8)
-                return api.CreateSession(env.Env, path, nativeOptions, session);
-        });
+        return Create(options ?? OnnxSessionOptions.Default, fullPath, $"loading model {fullPath}",
+            nativeOptions => new InferenceSession(fullPath, nativeOptions));
     }
 
     /// <summary>Loads a model from its serialized bytes (the content of an <c>.onnx</c> file).</summary>
@@ -74,12 +86,12 @@ public sealed unsafe class OnnxSession : IDisposable
     public static OnnxSession FromBytes(ReadOnlyMemory<byte> model, OnnxSessionOptions? options = null)
     {
         if (model.IsEmpty) throw new ArgumentException("The model buffer is empty.", nameof(model));
-        options ??= OnnxSessionOptions.Default;
-        return Create(options, null, $"loading a {model.Length}-byte model from memory", (api, env, nativeOptions, session) =>
-        {
-            using var pin = model.Pin();
-            return api.CreateSessionFromArray(env.Env, pin.Pointer, (nuint)model.Length, nativeOptions, session);
-        });
+        // The package only takes a whole byte[]: pass the caller's array when the memory is one, copy a slice otherwise.
+        var bytes = MemoryMarshal.TryGetArray(model, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : model.ToArray();
+        return Create(options ?? OnnxSessionOptions.Default, null, $"loading a {model.Length}-byte model from memory",
+            nativeOptions => new InferenceSession(bytes, nativeOptions));
     }
 
     /// <summary>
@@ -94,7 +106,7 @@ public sealed unsafe class OnnxSession : IDisposable
     /// <exception cref="ArgumentException">Unknown input name, a missing input, or a shape that does not fit the data or the model.</exception>
     /// <exception cref="OnnxRuntimeException">ORT failed to run the model.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public float[] Run(string inputName, ReadOnlySpan<float> data, ReadOnlySpan<long> shape, out long[] outputShape,
+    public unsafe float[] Run(string inputName, ReadOnlySpan<float> data, ReadOnlySpan<long> shape, out long[] outputShape,
         CancellationToken cancellationToken = default)
     {
         var inputIndex = FindInput(inputName);
@@ -104,24 +116,22 @@ public sealed unsafe class OnnxSession : IDisposable
         RequireFloatOutput(0);
         cancellationToken.ThrowIfCancellationRequested();
 
-        var api = OnnxRuntime.Api;
-        nint value = 0;
+        OrtValue? value = null;
         try
         {
+            // A span cannot be pinned by the package, so it is pinned here and wrapped by address for the run.
             fixed (float* dataPointer = data)
             {
-                value = CreateInputValue(api, dataPointer, data.Length, shape);
-                var result = RunCore([inputIndex], &value, [0], cancellationToken)![0];
-                outputShape = result.ShapeArray();
-                // The output was freshly allocated for this call, so handing out its array is safe.
-                return MemoryMarshal.TryGetArray(result.Data, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
-                    ? segment.Array
-                    : result.Data.ToArray();
+                value = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, shape.ToArray(),
+                    (nint)dataPointer, (long)data.Length * sizeof(float));
+                var (result, resultShape) = RunCore([inputs[inputIndex].Name], [value], [outputs[0].Name], null, cancellationToken)![0];
+                outputShape = resultShape;
+                return result;
             }
         }
         finally
         {
-            if (value != 0) api.ReleaseValue(value);
+            value?.Dispose();
         }
     }
 
@@ -141,31 +151,18 @@ public sealed unsafe class OnnxSession : IDisposable
         var outputIndices = ResolveOutputs(outputNames);
         cancellationToken.ThrowIfCancellationRequested();
 
-        var api = OnnxRuntime.Api;
-        var values = new nint[tensors.Length];
-        var pins = new MemoryHandle[tensors.Length];
+        var values = new OrtValue[tensors.Length];
         try
         {
-            for (var i = 0; i < tensors.Length; i++)
-            {
-                // Pinned until the value is released below: ORT reads the caller's buffer in place.
-                pins[i] = tensors[i].Data.Pin();
-                values[i] = CreateInputValue(api, (float*)pins[i].Pointer, tensors[i].Data.Length, tensors[i].ShapeSpan);
-            }
-
-            OnnxTensor[] results;
-            fixed (nint* valuePointers = values)
-                results = RunCore(inputIndices, valuePointers, outputIndices, cancellationToken)!;
-
+            for (var i = 0; i < tensors.Length; i++) values[i] = WrapInput(tensors[i]);
+            var results = RunCore(NamesOf(this.inputs, inputIndices), values, NamesOf(outputs, outputIndices), null, cancellationToken)!;
             var byName = new Dictionary<string, OnnxTensor>(results.Length, StringComparer.Ordinal);
-            for (var i = 0; i < results.Length; i++) byName.Add(outputs[outputIndices[i]].Name, results[i]);
+            for (var i = 0; i < results.Length; i++) byName.Add(outputs[outputIndices[i]].Name, new OnnxTensor(results[i].Data, results[i].Shape));
             return byName;
         }
         finally
         {
-            foreach (var value in values)
-                if (value != 0) api.ReleaseValue(value);
-            foreach (var pin in pins) pin.Dispose();
+            DisposeAll(values);
         }
     }
 
@@ -195,271 +192,202 @@ public sealed unsafe class OnnxSession : IDisposable
         }
         cancellationToken.ThrowIfCancellationRequested();
 
-        var api = OnnxRuntime.Api;
-        var values = new nint[tensors.Length + buffers.Length];
-        var pins = new MemoryHandle[values.Length];
+        var inputValues = new OrtValue[tensors.Length];
+        var outputValues = new OrtValue[buffers.Length];
         try
         {
-            for (var i = 0; i < tensors.Length; i++)
-            {
-                pins[i] = tensors[i].Data.Pin();
-                values[i] = CreateInputValue(api, (float*)pins[i].Pointer, tensors[i].Data.Length, tensors[i].ShapeSpan);
-            }
+            for (var i = 0; i < tensors.Length; i++) inputValues[i] = WrapInput(tensors[i]);
+            // Pinned until disposed below: ORT writes the results into the caller's memory.
             for (var i = 0; i < buffers.Length; i++)
-            {
-                // Pinned until released below: ORT writes the result into the caller's memory.
-                var slot = tensors.Length + i;
-                pins[slot] = buffers[i].Data.Pin();
-                values[slot] = CreateInputValue(api, (float*)pins[slot].Pointer, buffers[i].Data.Length, buffers[i].ShapeSpan);
-            }
-            fixed (nint* valuePointers = values)
-                RunCore(inputIndices, valuePointers, outputIndices, cancellationToken, valuePointers + tensors.Length);
+                outputValues[i] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffers[i].Data, buffers[i].SharedShape);
+            RunCore(NamesOf(this.inputs, inputIndices), inputValues, NamesOf(this.outputs, outputIndices), outputValues, cancellationToken);
         }
         finally
         {
-            foreach (var value in values)
-                if (value != 0) api.ReleaseValue(value);
-            foreach (var pin in pins) pin.Dispose();
+            DisposeAll(inputValues);
+            DisposeAll(outputValues);
         }
     }
 
     /// <summary>Releases the native session (after any runs still in progress).</summary>
-    public void Dispose() => handle.Dispose();
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref disposeRequested, 1) != 0) return;
+        if (Volatile.Read(ref runsInFlight) == 0) Release();
+    }
 
     /// <inheritdoc />
     public override string ToString() =>
         $"OnnxSession({ModelPath ?? "<memory>"}: {string.Join(", ", inputs.Select(i => i.ToString()))} -> {string.Join(", ", outputs.Select(o => o.ToString()))})";
 
-    private delegate nint CreateNativeSession(OrtApi api, OnnxRuntime.OrtEnvironment env, nint nativeOptions, nint* session);
-
-    private static OnnxSession Create(OnnxSessionOptions options, string? modelPath, string operation, CreateNativeSession create)
+    private static OnnxSession Create(OnnxSessionOptions options, string? modelPath, string operation, Func<SessionOptions, InferenceSession> load)
     {
-        var api = OnnxRuntime.Api;
-        var env = OnnxRuntime.Environment;
-        var handle = new OrtSessionHandle();
-        try
+        // Our environment (log level) first, before the package would create its default one.
+        _ = OnnxRuntime.Environment;
+        InferenceSession session;
+        using (var nativeOptions = CreateNativeOptions(options))
         {
-            var nativeOptions = CreateNativeOptions(api, options);
             try
             {
-                nint session = 0;
-                api.Check(create(api, env, nativeOptions, &session), operation);
-                handle.Attach(session);
+                session = load(nativeOptions);
             }
-            finally
+            catch (PackageException e)
             {
-                api.ReleaseSessionOptions(nativeOptions);
+                throw OnnxRuntimeException.From(operation, e);
             }
+        }
 
-            var inputs = ReadNodes(api, env, handle.DangerousGetHandle(), isInput: true);
-            var outputs = ReadNodes(api, env, handle.DangerousGetHandle(), isInput: false);
-            handle.SetNames(inputs.Select(i => i.Name).ToArray(), outputs.Select(o => o.Name).ToArray());
-            return new OnnxSession(handle, inputs, outputs, modelPath, options);
+        try
+        {
+            return new OnnxSession(session, ReadNodes(session.InputNames, session.InputMetadata),
+                ReadNodes(session.OutputNames, session.OutputMetadata), modelPath, options);
         }
         catch
         {
-            handle.Dispose();
+            session.Dispose();
             throw;
         }
     }
 
-    private static nint CreateNativeOptions(OrtApi api, OnnxSessionOptions options)
+    private static SessionOptions CreateNativeOptions(OnnxSessionOptions options)
     {
-        nint nativeOptions;
-        api.Check(api.CreateSessionOptions(&nativeOptions), "creating session options");
+        var nativeOptions = new SessionOptions();
         try
         {
-            api.Check(api.SetIntraOpNumThreads(nativeOptions, options.IntraOpThreads), $"setting intra-op threads to {options.IntraOpThreads}");
-            api.Check(api.SetInterOpNumThreads(nativeOptions, options.InterOpThreads), $"setting inter-op threads to {options.InterOpThreads}");
-            api.Check(api.SetSessionGraphOptimizationLevel(nativeOptions, (int)options.GraphOptimizationLevel),
-                $"setting graph optimisation level {options.GraphOptimizationLevel}");
-            // ExecutionMode: ORT_SEQUENTIAL = 0, ORT_PARALLEL = 1.
-            api.Check(api.SetSessionExecutionMode(nativeOptions, options.ParallelExecution ? 1 : 0), "setting the execution mode");
+            nativeOptions.IntraOpNumThreads = options.IntraOpThreads;
+            nativeOptions.InterOpNumThreads = options.InterOpThreads;
+            // Our levels carry ORT's numbers (0, 1, 2, 99).
+            nativeOptions.GraphOptimizationLevel = (GraphOptimizationLevel)(int)options.GraphOptimizationLevel;
+            nativeOptions.ExecutionMode = options.ParallelExecution ? ExecutionMode.ORT_PARALLEL : ExecutionMode.ORT_SEQUENTIAL;
             var spinning = options.AllowSpinning ? "1" : "0";
-            AddConfigEntry(api, nativeOptions, "session.intra_op.allow_spinning", spinning);
-            AddConfigEntry(api, nativeOptions, "session.inter_op.allow_spinning", spinning);
+            nativeOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", spinning);
+            nativeOptions.AddSessionConfigEntry("session.inter_op.allow_spinning", spinning);
             return nativeOptions;
         }
+        catch (PackageException e)
+        {
+            nativeOptions.Dispose();
+            throw OnnxRuntimeException.From("setting the session options", e);
+        }
         catch
         {
-            api.ReleaseSessionOptions(nativeOptions);
+            nativeOptions.Dispose();
             throw;
         }
     }
 
-    private static void AddConfigEntry(OrtApi api, nint nativeOptions, string key, string value)
+    private static OnnxNodeInfo[] ReadNodes(IReadOnlyList<string> names, IReadOnlyDictionary<string, NodeMetadata> metadata)
     {
-        fixed (byte* keyUtf8 = OnnxRuntime.Utf8Z(key))
-        fixed (byte* valueUtf8 = OnnxRuntime.Utf8Z(value))
-            api.Check(api.AddSessionConfigEntry(nativeOptions, keyUtf8, valueUtf8), $"setting {key}={value}");
-    }
-
-    private static OnnxNodeInfo[] ReadNodes(OrtApi api, OnnxRuntime.OrtEnvironment env, nint session, bool isInput)
-    {
-        var kind = isInput ? "input" : "output";
-        nuint count;
-        api.Check(isInput ? api.SessionGetInputCount(session, &count) : api.SessionGetOutputCount(session, &count), $"counting {kind}s");
-        var nodes = new OnnxNodeInfo[(int)count];
-        for (nuint i = 0; i < count; i++)
+        var nodes = new OnnxNodeInfo[names.Count];
+        for (var i = 0; i < nodes.Length; i++)
         {
-            byte* namePointer = null;
-            api.Check(isInput
-                ? api.SessionGetInputName(session, i, env.DefaultAllocator, &namePointer)
-                : api.SessionGetOutputName(session, i, env.DefaultAllocator, &namePointer), $"reading the name of {kind} {i}");
-            string name;
-            try
-            {
-                name = Marshal.PtrToStringUTF8((nint)namePointer) ?? string.Empty;
-            }
-            finally
-            {
-                api.Check(api.AllocatorFree(env.DefaultAllocator, namePointer), $"freeing the name of {kind} {i}");
-            }
-
-            nint typeInfo;
-            api.Check(isInput
-                ? api.SessionGetInputTypeInfo(session, i, &typeInfo)
-                : api.SessionGetOutputTypeInfo(session, i, &typeInfo), $"reading the type of {kind} '{name}'");
-            try
-            {
-                // Owned by typeInfo; null when the value is a sequence, map or other non-tensor type.
-                nint tensorInfo;
-                api.Check(api.CastTypeInfoToTensorInfo(typeInfo, &tensorInfo), $"reading the tensor type of {kind} '{name}'");
-                nodes[(int)i] = tensorInfo == 0
-                    ? new OnnxNodeInfo(name, isTensor: false, OnnxElementType.Undefined, [])
-                    : new OnnxNodeInfo(name, isTensor: true, ReadElementType(api, tensorInfo), ReadDimensions(api, tensorInfo));
-            }
-            finally
-            {
-                api.ReleaseTypeInfo(typeInfo);
-            }
+            var node = metadata[names[i]];
+            // Sequences, maps and other non-tensor values have no element type or shape of their own.
+            nodes[i] = node.OnnxValueType == OnnxValueType.ONNX_TYPE_TENSOR
+                ? new OnnxNodeInfo(names[i], isTensor: true, (OnnxElementType)(int)node.ElementDataType, Array.ConvertAll(node.Dimensions, d => (long)d))
+                : new OnnxNodeInfo(names[i], isTensor: false, OnnxElementType.Undefined, []);
         }
         return nodes;
     }
 
-    private static OnnxElementType ReadElementType(OrtApi api, nint tensorInfo)
-    {
-        int elementType;
-        api.Check(api.GetTensorElementType(tensorInfo, &elementType), "reading a tensor element type");
-        return (OnnxElementType)elementType;
-    }
-
-    private static long[] ReadDimensions(OrtApi api, nint tensorInfo)
-    {
-        nuint rank;
-        api.Check(api.GetDimensionsCount(tensorInfo, &rank), "reading a tensor rank");
-        var dims = new long[(int)rank];
-        fixed (long* dimsPointer = dims)
-            api.Check(api.GetDimensions(tensorInfo, dimsPointer, rank), "reading tensor dimensions");
-        return dims;
-    }
-
-    private static nint CreateInputValue(OrtApi api, float* data, int length, ReadOnlySpan<long> shape)
-    {
-        nint value;
-        nint status;
-        fixed (long* shapePointer = shape)
-            status = api.CreateTensorWithDataAsOrtValue(OnnxRuntime.Environment.CpuMemoryInfo, data, (nuint)length * sizeof(float),
-                shapePointer, (nuint)shape.Length, FloatElementType, &value);
-        if (status != 0) api.ThrowFailure(status, $"creating a float[{string.Join(",", shape.ToArray())}] input tensor");
-        return value;
-    }
+    /// <summary>An ORT value over the tensor's memory, pinned until the value is disposed: ORT reads the caller's buffer in place.</summary>
+    private static OrtValue WrapInput(OnnxTensor tensor) =>
+        // ORT never writes to an input, so viewing the read-only memory as writable is safe.
+        OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, MemoryMarshal.AsMemory(tensor.Data), tensor.SharedShape);
 
     /// <summary>
     /// Runs with input values already created. Without <paramref name="callerOutputs"/> ORT allocates the outputs, which
-    /// are copied out and always released here; with them ORT writes into those values (owned and released by the caller)
-    /// and null is returned.
+    /// are copied out and released here; with them ORT writes into those values (owned and released by the caller) and
+    /// null is returned.
     /// </summary>
-    private OnnxTensor[]? RunCore(ReadOnlySpan<int> inputIndices, nint* inputValues, ReadOnlySpan<int> outputIndices, CancellationToken cancellationToken,
-        nint* callerOutputs = null)
+    private (float[] Data, long[] Shape)[]? RunCore(string[] inputNames, OrtValue[] inputValues, string[] outputNames, OrtValue[]? callerOutputs,
+        CancellationToken cancellationToken)
     {
-        var api = OnnxRuntime.Api;
-        var added = false;
-        nint runOptions = 0;
+        EnterRun();
+        RunOptions? ownRunOptions = null;
         CancellationTokenRegistration registration = default;
-        // Zeroed so ORT allocates every output (and the finally block knows which ones exist), unless the caller supplied them.
-        var outputValues = stackalloc nint[outputIndices.Length];
-        if (callerOutputs is null) new Span<nint>(outputValues, outputIndices.Length).Clear();
-        else new Span<nint>(callerOutputs, outputIndices.Length).CopyTo(new Span<nint>(outputValues, outputIndices.Length));
         try
         {
-            // Keeps the session (and its native names) alive even if Dispose runs concurrently; throws if already disposed.
-            handle.DangerousAddRef(ref added);
-            var inputNames = stackalloc byte*[inputIndices.Length];
-            for (var i = 0; i < inputIndices.Length; i++) inputNames[i] = handle.InputNames[inputIndices[i]];
-            var outputNames = stackalloc byte*[outputIndices.Length];
-            for (var i = 0; i < outputIndices.Length; i++) outputNames[i] = handle.OutputNames[outputIndices[i]];
-
             if (cancellationToken.CanBeCanceled)
             {
-                api.Check(api.CreateRunOptions(&runOptions), "creating run options");
-                registration = cancellationToken.UnsafeRegister(static state => Terminate((nint)state!), runOptions);
+                ownRunOptions = new RunOptions();
+                registration = cancellationToken.UnsafeRegister(static state => ((RunOptions)state!).Terminate = true, ownRunOptions);
             }
-
+            var runOptions = ownRunOptions ?? sharedRunOptions;
             try
             {
-                api.Check(api.Run(handle.DangerousGetHandle(), runOptions, inputNames, inputValues, (nuint)inputIndices.Length,
-                    outputNames, (nuint)outputIndices.Length, outputValues), "running the model");
+                if (callerOutputs is not null)
+                {
+                    session.Run(runOptions, inputNames, inputValues, outputNames, callerOutputs);
+                    return null;
+                }
+                using var results = session.Run(runOptions, inputNames, inputValues, outputNames);
+                var copies = new (float[], long[])[results.Count];
+                var i = 0;
+                foreach (var result in results)
+                {
+                    copies[i] = ReadOutput(result, outputNames[i]);
+                    i++;
+                }
+                return copies;
             }
-            catch (OnnxRuntimeException e) when (cancellationToken.IsCancellationRequested)
+            catch (PackageException e)
             {
-                throw new OperationCanceledException("The model run was cancelled.", e, cancellationToken);
+                var error = OnnxRuntimeException.From("running the model", e);
+                if (cancellationToken.IsCancellationRequested)
+                    throw new OperationCanceledException("The model run was cancelled.", error, cancellationToken);
+                throw error;
             }
-
-            if (callerOutputs is not null) return null;
-            var results = new OnnxTensor[outputIndices.Length];
-            for (var i = 0; i < outputIndices.Length; i++)
-                results[i] = ReadOutput(api, outputValues[i], outputs[outputIndices[i]].Name);
-            return results;
         }
         finally
         {
             // Dispose waits for a running callback, so the run options are never released under it.
             registration.Dispose();
-            if (runOptions != 0) api.ReleaseRunOptions(runOptions);
-            if (callerOutputs is null)
-                for (var i = 0; i < outputIndices.Length; i++)
-                    if (outputValues[i] != 0) api.ReleaseValue(outputValues[i]);
-            if (added) handle.DangerousRelease();
+            ownRunOptions?.Dispose();
+            ExitRun();
         }
     }
 
-    private static void Terminate(nint runOptions)
+    private static (float[] Data, long[] Shape) ReadOutput(OrtValue value, string name)
     {
-        var api = OnnxRuntime.Api;
-        var status = api.RunOptionsSetTerminate(runOptions);
-        if (status != 0) api.ReleaseStatus(status);
+        if (!value.IsTensor) throw new NotSupportedException($"Output '{name}' is not a tensor; this binding only reads float tensors.");
+        var info = value.GetTensorTypeAndShape();
+        if (info.ElementDataType != TensorElementType.Float)
+            throw new NotSupportedException($"Output '{name}' holds {(OnnxElementType)(int)info.ElementDataType} elements; this binding only reads float tensors.");
+        return (value.GetTensorDataAsSpan<float>().ToArray(), info.Shape);
     }
 
-    private static OnnxTensor ReadOutput(OrtApi api, nint value, string name)
+    /// <summary>Counts a run in; throws if the session is disposed.</summary>
+    private void EnterRun()
     {
-        if (value == 0) throw new InvalidOperationException($"ONNX Runtime returned no value for output '{name}'.");
-        nint info;
-        var status = api.GetTensorTypeAndShape(value, &info);
-        if (status != 0) api.ThrowFailure(status, $"reading the shape of output '{name}'");
-        try
-        {
-            var elementType = ReadElementType(api, info);
-            if (elementType != OnnxElementType.Float)
-                throw new NotSupportedException($"Output '{name}' holds {elementType} elements; this binding only reads float tensors.");
-            var dims = ReadDimensions(api, info);
-            nuint count;
-            status = api.GetTensorShapeElementCount(info, &count);
-            if (status != 0) api.ThrowFailure(status, $"counting the elements of output '{name}'");
-            var data = new float[checked((int)count)];
-            if (count > 0)
-            {
-                void* source;
-                status = api.GetTensorMutableData(value, &source);
-                if (status != 0) api.ThrowFailure(status, $"reading output '{name}'");
-                new ReadOnlySpan<float>(source, data.Length).CopyTo(data);
-            }
-            return new OnnxTensor(data, dims);
-        }
-        finally
-        {
-            api.ReleaseTensorTypeAndShapeInfo(info);
-        }
+        Interlocked.Increment(ref runsInFlight);
+        if (Volatile.Read(ref disposeRequested) == 0) return;
+        ExitRun();
+        throw new ObjectDisposedException(nameof(OnnxSession));
+    }
+
+    private void ExitRun()
+    {
+        if (Interlocked.Decrement(ref runsInFlight) == 0 && Volatile.Read(ref disposeRequested) != 0) Release();
+    }
+
+    private void Release()
+    {
+        if (Interlocked.Exchange(ref released, 1) != 0) return;
+        session.Dispose();
+        sharedRunOptions.Dispose();
+    }
+
+    private static string[] NamesOf(OnnxNodeInfo[] nodes, int[] indices)
+    {
+        var names = new string[indices.Length];
+        for (var i = 0; i < indices.Length; i++) names[i] = nodes[indices[i]].Name;
+        return names;
+    }
+
+    private static void DisposeAll(OrtValue?[] values)
+    {
+        foreach (var value in values) value?.Dispose();
     }
 
     private int FindInput(string name)

@@ -33,6 +33,9 @@ public sealed class OnnxTensor
 
     internal ReadOnlySpan<long> ShapeSpan => shape;
 
+    /// <summary>The dimensions array itself, not a copy: ORT copies the shape when it wraps the data, and never changes it.</summary>
+    internal long[] SharedShape => shape;
+
     /// <inheritdoc />
     public override string ToString() => $"float[{string.Join(",", shape)}]";
 

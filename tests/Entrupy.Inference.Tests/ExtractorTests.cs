@@ -110,40 +110,49 @@ public sealed class ExtractorTests(InferenceFixture fx)
             Use: r % 4 == 3 ? FingerprintUse.Enrolment : FingerprintUse.Probe)).ToList();
         var sequential = new List<ExtractionResult[]>();
         foreach (var (images, use) in requests) sequential.Add(await grain.Extract(images, use));
-        var runsBefore = queue.Runs;
-        var capturesBefore = queue.CapturesRun;
-
-        // Released together (awaited, not blocking pool threads) so the calls really overlap.
-        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var parallel = requests.Select(r => Task.Run(async () =>
+        // Coalescing is opportunistic: calls share a model run only when they overlap in the queue. On a loaded 2-core
+        // machine one burst may arrive spread out, so up to three bursts are tried; each must give identical results,
+        // and at least one must have shared runs.
+        var coalescedRuns = new List<long>();
+        for (var burst = 0; burst < 3; burst++)
         {
-            await start.Task;
-            return await grain.Extract(r.Images, r.Use);
-        })).ToArray();
-        start.SetResult();
-        var results = await Task.WhenAll(parallel);
+            var runsBefore = queue.Runs;
+            var capturesBefore = queue.CapturesRun;
 
-        for (var r = 0; r < requests.Count; r++)
-        {
-            Assert.Equal(sequential[r].Length, results[r].Length);
-            for (var i = 0; i < results[r].Length; i++)
+            // Released together (awaited, not blocking pool threads) so the calls really overlap.
+            var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var parallel = requests.Select(r => Task.Run(async () =>
             {
-                Assert.Equal(sequential[r][i].Fingerprint, results[r][i].Fingerprint);
-                Assert.Equal(sequential[r][i].GlobalVector, results[r][i].GlobalVector);
-                Assert.Equal(sequential[r][i].Rejection, results[r][i].Rejection);
-                Assert.Equal(sequential[r][i].Quality, results[r][i].Quality);
+                await start.Task;
+                return await grain.Extract(r.Images, r.Use);
+            })).ToArray();
+            start.SetResult();
+            var results = await Task.WhenAll(parallel);
+
+            for (var r = 0; r < requests.Count; r++)
+            {
+                Assert.Equal(sequential[r].Length, results[r].Length);
+                for (var i = 0; i < results[r].Length; i++)
+                {
+                    Assert.Equal(sequential[r][i].Fingerprint, results[r][i].Fingerprint);
+                    Assert.Equal(sequential[r][i].GlobalVector, results[r][i].GlobalVector);
+                    Assert.Equal(sequential[r][i].Rejection, results[r][i].Rejection);
+                    Assert.Equal(sequential[r][i].Quality, results[r][i].Quality);
+                }
             }
+            Assert.Contains(results.SelectMany(r => r), x => x.Rejection == "not_an_image");
+            Assert.Contains(results.SelectMany(r => r), x => x.Fingerprint is not null);
+            if (batching != ExtractionBatching.Coalesced) break;
+            Assert.Equal(requests.Sum(r => r.Images.Length), queue.CapturesRun - capturesBefore);
+            coalescedRuns.Add(queue.Runs - runsBefore);
+            if (coalescedRuns[^1] < requests.Count) break;
         }
-        Assert.Contains(results.SelectMany(r => r), x => x.Rejection == "not_an_image");
-        Assert.Contains(results.SelectMany(r => r), x => x.Fingerprint is not null);
         Assert.Contains(requests, r => r.Use == FingerprintUse.Enrolment);
         if (batching == ExtractionBatching.Coalesced)
         {
             // The parallel calls shared model runs: fewer runs than calls.
-            var runs = queue.Runs - runsBefore;
-            var captures = queue.CapturesRun - capturesBefore;
-            Assert.Equal(requests.Sum(r => r.Images.Length), captures);
-            Assert.True(runs < requests.Count, $"{runs} model runs for {requests.Count} parallel calls: nothing was coalesced");
+            Assert.True(coalescedRuns.Min() < requests.Count,
+                $"{string.Join(", ", coalescedRuns)} model runs for {requests.Count} parallel calls in each burst: nothing was coalesced");
             // Every runner gives its slot back once the queue is empty (a leaked slot would stall later calls).
             for (var wait = 0; wait < 100 && queue.Runners > 0; wait++) await Task.Delay(10);
             Assert.Equal(0, queue.Runners);

@@ -28,7 +28,7 @@ public sealed class HealthTests : IDisposable
         Assert.Equal("ok", json.RootElement.GetProperty("status").GetString());
         var engines = json.RootElement.GetProperty("engines");
         Assert.StartsWith("1.7.", engines.GetProperty("faiss").GetProperty("version").GetString());
-        Assert.StartsWith("1.30.", engines.GetProperty("onnxruntime").GetProperty("version").GetString());
+        Assert.StartsWith("1.32.", engines.GetProperty("onnxruntime").GetProperty("version").GetString());
         var decoders = engines.GetProperty("image_decoders").GetProperty("version").GetString();
         Assert.Contains("jpeg", decoders, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("png", decoders, StringComparison.OrdinalIgnoreCase);

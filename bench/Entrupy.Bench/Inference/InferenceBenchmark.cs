@@ -1,7 +1,6 @@
 using System.Diagnostics;
+using Entrupy.Bench.Hosting;
 using Entrupy.Fingerprinting;
-using Entrupy.Grains;
-using Entrupy.Grains.Runtime;
 using Entrupy.Inference;
 using Entrupy.Native.Imaging;
 using Entrupy.Native.Onnx;
@@ -13,7 +12,8 @@ namespace Entrupy.Bench.Inference;
 /// <summary>
 /// Fingerprint extraction throughput through <see cref="IFingerprintExtractorGrain"/> (many parallel callers, one
 /// capture per call, each batching strategy) beside <see cref="FingerprintEngine"/> called directly (one engine per
-/// core: one capture per call, and batches of 32), same captures, same run.
+/// core: one capture per call, and batches of 32), same captures, same run. Each batching strategy has its own
+/// in-process Orleans silo (<see cref="InferenceSiloBuilderExtensions.AddInferenceGrains"/>).
 /// </summary>
 public sealed class InferenceBenchmark : IBenchmark
 {
@@ -36,12 +36,9 @@ public sealed class InferenceBenchmark : IBenchmark
 
         var engines = Enumerable.Range(0, workers).Select(_ => new FingerprintEngine(model, new OnnxSessionOptions { IntraOpThreads = 1 })).ToArray();
         var batch = FingerprintEngine.MaxBatchSize;
-        var silos = new Dictionary<ExtractionBatching, Silo>();
+        var silos = new Dictionary<ExtractionBatching, BenchSilo>();
         foreach (var mode in new[] { ExtractionBatching.PerCall, ExtractionBatching.Coalesced })
-        {
-            silos[mode] = new SiloBuilder().AddInferenceGrains(new InferenceOptions { Batching = mode, MaxBatchSize = maxBatch }).Build();
-            await silos[mode].StartAsync();
-        }
+            silos[mode] = await BenchSilo.StartAsync(silo => silo.AddInferenceGrains(new InferenceOptions { Batching = mode, MaxBatchSize = maxBatch }));
 
         var samples = new Dictionary<string, List<double>>();
         if (args.Contains("--batch-sweep"))
@@ -145,7 +142,7 @@ public sealed class InferenceBenchmark : IBenchmark
     }
 
     private static async Task<(double Rate, double PerCpuSecond, double P50, double P99, double MeanBatch)> MeasureGrain(
-        Silo silo, List<byte[]> captures, int callers, int perCall, double seconds)
+        BenchSilo silo, List<byte[]> captures, int callers, int perCall, double seconds)
     {
         var grain = silo.GrainFactory.GetGrain<IFingerprintExtractorGrain>(0);
         var queue = silo.Services.GetRequiredService<CaptureBatchQueue>();

@@ -119,7 +119,7 @@ public sealed class GrainsBenchmark : IBenchmark
                 .Where(s => s.GrainType.Contains(nameof(BenchPingGrain), StringComparison.Ordinal))
                 .Sum(s => s.ActivationCount);
 
-            figures["runtime"] = "Microsoft Orleans " + typeof(IGrainFactory).Assembly.GetName().Version;
+            figures["runtime"] = "Microsoft Orleans " + BenchSilo.OrleansVersion;
             // Orleans never serializes a call within a silo; it deep-copies arguments that are not [Immutable] (an int is free).
             figures["round_trip_calls_through_serializer"] = false;
             figures["callers"] = callers;

@@ -45,7 +45,7 @@ public sealed class BenchSilo : IAsyncDisposable
         var siloPort = FreeLoopbackPort();
         var gatewayPort = gateway ? FreeLoopbackPort() : 0;
         var host = Host.CreateDefaultBuilder()
-            .ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning))
+            .ConfigureLogging(ToStandardError)
             .UseOrleans(silo =>
             {
                 silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: ServiceId, clusterId: clusterId);
@@ -66,7 +66,7 @@ public sealed class BenchSilo : IAsyncDisposable
     {
         if (GatewayPort == 0) throw new InvalidOperationException("this silo was started without a gateway");
         var client = Host.CreateDefaultBuilder()
-            .ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning))
+            .ConfigureLogging(ToStandardError)
             .UseOrleansClient(c =>
             {
                 c.UseLocalhostClustering(GatewayPort, serviceId: ServiceId, clusterId: clusterId);
@@ -84,6 +84,17 @@ public sealed class BenchSilo : IAsyncDisposable
         if (host is IAsyncDisposable asyncDisposable) await asyncDisposable.DisposeAsync();
         else host.Dispose();
     }
+
+    /// <summary>Warnings and errors go to stderr with the progress lines: stdout carries only the figures.</summary>
+    private static void ToStandardError(ILoggingBuilder logging) =>
+        logging.ClearProviders()
+            .SetMinimumLevel(LogLevel.Warning)
+            .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
+
+    /// <summary>The Orleans release (e.g. 10.4.2), not the assembly version (10.0.0.0).</summary>
+    public static string OrleansVersion =>
+        (typeof(IGrainFactory).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "?").Split('+')[0];
 
     private static int FreeLoopbackPort()
     {

@@ -94,7 +94,7 @@ public sealed class BenchSilo : IAsyncDisposable
     /// <summary>The Orleans release (e.g. 10.4.2), not the assembly version (10.0.0.0).</summary>
     public static string OrleansVersion =>
         (typeof(IGrainFactory).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
-            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "?").Split('+')[0];
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "?").Split('+', ' ')[0].TrimEnd('.');
 
     private static int FreeLoopbackPort()
     {

@@ -65,6 +65,10 @@ public sealed class InferenceBenchmark : IBenchmark
                 (samples.TryGetValue($"sweep{size}", out var l) ? l : samples[$"sweep{size}"] = []).Add(perCapture);
             }
         }
+        // What a call's result costs to hand back within the silo: Orleans deep-copies it, and our contract types are
+        // copied by a JSON round trip (the fingerprint record and the global vector as JSON text).
+        var (copyMs, copyBytes) = await MeasureResultCopy(silos[ExtractionBatching.PerCall], captures);
+        context.Progress($"one extraction result: {copyBytes:N0} bytes through the JSON codec, deep copy {copyMs:0.000} ms");
         void Add(string key, double value) => (samples.TryGetValue(key, out var l) ? l : samples[key] = []).Add(value);
         try
         {
@@ -124,6 +128,9 @@ public sealed class InferenceBenchmark : IBenchmark
             figures["engine_cpu_ms_per_capture_by_batch"] = sweep.ToDictionary(k => k["sweep".Length..], k => Math.Round(samples[k].Average(), 3));
         foreach (var k in sweep) samples.Remove(k);
         foreach (var (key, values) in samples) figures[key] = Math.Round(values.Order().ElementAt(values.Count / 2), 2);
+        figures["runtime"] = "Microsoft Orleans " + BenchSilo.OrleansVersion;
+        figures["result_json_codec_bytes"] = copyBytes;
+        figures["result_deep_copy_ms"] = Math.Round(copyMs, 3);
         figures["coalesced_over_per_call"] = Math.Round(Median(samples["grain_coalesced_captures_per_s"]) / Median(samples["grain_per_call_captures_per_s"]), 3);
         figures["grain_best_over_engine_batch32"] = Math.Round(
             Math.Max(Median(samples["grain_coalesced_captures_per_s"]), Median(samples["grain_per_call_captures_per_s"])) / Median(samples["engine_batch32_captures_per_s"]), 3);
@@ -173,6 +180,19 @@ public sealed class InferenceBenchmark : IBenchmark
         var runs = queue.Runs - runs0;
         var meanBatch = runs == 0 ? perCall : (double)(queue.CapturesRun - captured0) / runs;
         return (rate, perCpu, all[all.Length / 2], all[(int)(all.Length * 0.99)], meanBatch);
+    }
+
+    /// <summary>Mean time of Orleans' deep copy of one capture's result (what an in-silo call pays for it) and its serialized size.</summary>
+    private static async Task<(double Milliseconds, int Bytes)> MeasureResultCopy(BenchSilo silo, List<byte[]> captures)
+    {
+        var result = (await silo.GrainFactory.GetGrain<IFingerprintExtractorGrain>(0).Extract([captures[0]], FingerprintUse.Probe))[0];
+        var copier = silo.Services.GetRequiredService<Orleans.Serialization.DeepCopier<ExtractionResult>>();
+        var bytes = silo.Services.GetRequiredService<Orleans.Serialization.Serializer>().SerializeToArray(result).Length;
+        for (var i = 0; i < 20; i++) copier.Copy(result);
+        const int copies = 200;
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < copies; i++) copier.Copy(result);
+        return (clock.Elapsed.TotalMilliseconds / copies, bytes);
     }
 
     private static byte[][] Pick(List<byte[]> captures, int seed, int count) =>

@@ -23,6 +23,8 @@ if (bench is null)
     return 2;
 }
 
+// The machine is shared: the load when the run started and ended says how much the figures can be trusted.
+var loadAtStart = LoadAverage();
 Dictionary<string, object?> figures;
 try
 {
@@ -35,6 +37,15 @@ catch (BenchOptionException e)
     return 2;
 }
 figures["benchmark"] = bench.Name;
-figures["machine"] = new { cores = Environment.ProcessorCount, os = Environment.OSVersion.VersionString, dotnet = Environment.Version.ToString() };
+figures["machine"] = new
+{
+    cores = Environment.ProcessorCount, os = Environment.OSVersion.VersionString, dotnet = Environment.Version.ToString(),
+    load_average_1min_at_start = loadAtStart, load_average_1min_at_end = LoadAverage(),
+};
 Console.WriteLine(JsonSerializer.Serialize(figures));
 return 0;
+
+static double? LoadAverage() =>
+    File.Exists("/proc/loadavg") && double.TryParse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture, out var load)
+        ? load
+        : null;

@@ -1,15 +1,20 @@
 using System.Diagnostics;
 using System.Globalization;
-using Entrupy.Grains.Persistence;
-using Entrupy.Grains.Persistence.AzureStorage;
-using Entrupy.Grains.Persistence.Sqlite;
+using Entrupy.Bench.Hosting;
+using Entrupy.Persistence.AzureStorage;
+using Entrupy.Persistence.Sqlite;
+using Entrupy.Storage;
+using Orleans.Storage;
 
 namespace Entrupy.Bench.Azure;
 
 /// <summary>
 /// <c>bench/run azure-storage</c>: raw grain-state writes per second with N concurrent writers, each updating its own
-/// record with the ETag of its previous write (what a grain does), against Azurite through our Shared Key REST client,
-/// and the same load against the embedded SQLite provider for scale.
+/// record with the ETag of its previous write (what a grain does), through the default <see cref="IGrainStorage"/> of an
+/// in-process Orleans silo: Orleans' Azure Blob grain storage on Azurite (set up by
+/// <see cref="AzureBlobGrainStorageHostingExtensions.AddAzureBlobGrainStorageAsDefault"/>, as the silo does with
+/// <c>--Storage:Provider=azure</c>), and the same load on our <see cref="SqliteGrainStorage"/> for scale. Records are
+/// raw bytes (<see cref="RecordStore"/>), as journals and fingerprint records are stored.
 /// </summary>
 public sealed class AzureStorageBenchmark : IBenchmark
 {
@@ -35,20 +40,17 @@ public sealed class AzureStorageBenchmark : IBenchmark
             await using (var target = await AzuriteTarget.StartAsync(context, o.ConnectionString, Path.Combine(dir.FullName, "azurite")))
             {
                 figures["azure_target"] = target.Description;
-                using var azure = new AzureBlobGrainStorage(new AzureBlobStorageOptions
-                {
-                    ConnectionString = target.ConnectionString,
-                    ContainerName = "bench-" + Guid.NewGuid().ToString("N")[..12],
-                });
+                var container = "bench-" + Guid.NewGuid().ToString("N")[..12];
+                await using var azure = await BenchSilo.StartAsync(silo => silo.AddAzureBlobGrainStorageAsDefault(target.ConnectionString, container));
                 context.Progress($"azure: {o.Writers} writers for {o.Seconds} s (after {o.Warmup} s warm-up)");
-                Add(figures, "azure", await MeasureAsync(azure, o));
+                Add(figures, "azure", await MeasureAsync(azure.Services.GetRecordStore(), o));
             }
 
             if (!o.NoSqlite)
             {
-                await using var sqlite = new SqliteGrainStorage(new SqliteGrainStorageOptions { DatabasePath = Path.Combine(dir.FullName, "bench.db") });
+                await using var sqlite = await BenchSilo.StartAsync(silo => silo.Services.AddSqliteGrainStorageAsDefault(Path.Combine(dir.FullName, "bench.db")));
                 context.Progress($"sqlite: {o.Writers} writers for {o.Seconds} s (after {o.Warmup} s warm-up)");
-                Add(figures, "sqlite", await MeasureAsync(sqlite, o));
+                Add(figures, "sqlite", await MeasureAsync(sqlite.Services.GetRecordStore(), o));
             }
         }
         finally
@@ -70,7 +72,7 @@ public sealed class AzureStorageBenchmark : IBenchmark
 
     private sealed record Result(long Writes, double Seconds, double P50Ms, double P99Ms, long Errors);
 
-    private static async Task<Result> MeasureAsync(IGrainStorage storage, Options o)
+    private static async Task<Result> MeasureAsync(RecordStore storage, Options o)
     {
         var payload = new byte[o.Bytes];
         new Random(42).NextBytes(payload);
@@ -94,7 +96,7 @@ public sealed class AzureStorageBenchmark : IBenchmark
             long failures = 0;
             await Task.WhenAll(Enumerable.Range(0, o.Writers).Select(w => Task.Run(async () =>
             {
-                var key = new GrainStateKey(grainType, "writer-" + w.ToString(CultureInfo.InvariantCulture), "state");
+                var key = new RecordKey(grainType, "writer-" + w.ToString(CultureInfo.InvariantCulture), "state");
                 while (Stopwatch.GetTimestamp() < deadline)
                 {
                     var started = Stopwatch.GetTimestamp();
@@ -103,7 +105,7 @@ public sealed class AzureStorageBenchmark : IBenchmark
                         etags[w] = await storage.WriteAsync(key, payload, etags[w]);
                         latencies?[w].Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                     }
-                    catch (Exception ex) when (ex is StorageUnavailableException or InconsistentStateException)
+                    catch (Exception ex) when (ex is StorageUnavailableException or InconsistentStateException or global::Azure.RequestFailedException)
                     {
                         Interlocked.Increment(ref failures);
                         etags[w] = (await storage.ReadAsync(key))?.ETag;

@@ -43,6 +43,10 @@ internal sealed class AzuriteTarget : IAsyncDisposable
     private static async Task<string> RunScriptAsync(BenchContext context, string script, params string[] args)
     {
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, UseShellExecute = false };
+        // Azure.Storage.Blobs 12.30.1 (under Orleans' Azure Blob grain storage) sends API version 2026-10-06; Azurite
+        // 3.37.0 knows versions up to 2026-06-06 and rejects every request otherwise. The blob calls the provider makes
+        // (put/get/delete with ETag conditions) are the same in both versions, so this Azurite skips the check.
+        start.Environment["AZURITE_SKIP_API_VERSION_CHECK"] = "true";
         start.ArgumentList.Add(Path.Combine(context.RepoRoot, "azurite", script));
         foreach (var arg in args) start.ArgumentList.Add(arg);
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not run azurite/{script}");

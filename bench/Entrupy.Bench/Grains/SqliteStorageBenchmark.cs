@@ -1,14 +1,16 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Entrupy.Grains.Persistence;
-using Entrupy.Grains.Persistence.Sqlite;
+using Entrupy.Persistence.Sqlite;
+using Entrupy.Storage;
 using Microsoft.Data.Sqlite;
+using Orleans.Storage;
 
 namespace Entrupy.Bench.Grains;
 
 /// <summary>
-/// Durable grain-state writes per second through <see cref="SqliteGrainStorage"/> (group commit), beside a naive
+/// Durable record writes per second through <see cref="SqliteStateStore"/> (the group-commit engine under
+/// <see cref="SqliteGrainStorage"/>, raw bytes, no serializer), beside a naive
 /// one-transaction-per-write store on the same disk in the same run. N grains each rewrite their own key in a loop,
 /// awaiting every write (so each write is durable before the grain's next one), as grains calling WriteStateAsync do.
 /// </summary>
@@ -31,7 +33,7 @@ public static class SqliteStorageBenchmark
             var payload = Encoding.UTF8.GetBytes("{\"state\":\"" + new string('x', Math.Max(0, stateBytes - 12)) + "\"}");
 
             ctx.Progress($"sqlite group commit: {grains} grains, {seconds:0.#} s");
-            var storage = new SqliteGrainStorage(new SqliteGrainStorageOptions { DatabasePath = Path.Combine(folder, "group.db") });
+            var storage = new SqliteStateStore(new SqliteGrainStorageOptions { DatabasePath = Path.Combine(folder, "group.db") });
             RunResult grouped;
             long commits;
             await using (storage)
@@ -81,7 +83,7 @@ public static class SqliteStorageBenchmark
         }
     }
 
-    private delegate Task<string> WriteFunc(GrainStateKey key, ReadOnlyMemory<byte> data, string? expectedETag, CancellationToken cancellationToken);
+    private delegate Task<string> WriteFunc(RecordKey key, ReadOnlyMemory<byte> data, string? expectedETag, CancellationToken cancellationToken);
 
     private sealed record RunResult(long Writes, double WritesPerSecond, double P50Milliseconds, double P99Milliseconds);
 
@@ -93,7 +95,7 @@ public static class SqliteStorageBenchmark
         var deadline = duration.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond;
         var latencies = await Task.WhenAll(Enumerable.Range(0, grains).Select(g => Task.Run(async () =>
         {
-            var key = new GrainStateKey("bench", $"grain-{runId}-{g}", "state");
+            var key = new RecordKey("bench", $"grain-{runId}-{g}", "state");
             var samples = new List<double>(4096);
             string? etag = null;
             while (clock.ElapsedTicks < deadline)
@@ -130,7 +132,7 @@ public static class SqliteStorageBenchmark
                     "etag INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (grain_type, grain_key, state_name));");
         }
 
-        public async Task<string> WriteAsync(GrainStateKey key, ReadOnlyMemory<byte> data, string? expectedETag, CancellationToken cancellationToken)
+        public async Task<string> WriteAsync(RecordKey key, ReadOnlyMemory<byte> data, string? expectedETag, CancellationToken cancellationToken)
         {
             await _gate.WaitAsync(cancellationToken);
             try
@@ -142,13 +144,13 @@ public static class SqliteStorageBenchmark
                 command.CommandText = expectedETag is null
                     ? "INSERT INTO grain_state VALUES ($t, $k, $s, $e, $d) ON CONFLICT DO NOTHING"
                     : "UPDATE grain_state SET etag = $e, data = $d WHERE grain_type = $t AND grain_key = $k AND state_name = $s AND etag = $x";
-                command.Parameters.AddWithValue("$t", key.GrainType);
-                command.Parameters.AddWithValue("$k", key.GrainKey);
-                command.Parameters.AddWithValue("$s", key.StateName);
+                command.Parameters.AddWithValue("$t", key.Type);
+                command.Parameters.AddWithValue("$k", key.Key);
+                command.Parameters.AddWithValue("$s", key.Name);
                 command.Parameters.AddWithValue("$e", etag);
                 command.Parameters.AddWithValue("$d", data.ToArray());
                 if (expectedETag is not null) command.Parameters.AddWithValue("$x", long.Parse(expectedETag, CultureInfo.InvariantCulture));
-                if (command.ExecuteNonQuery() != 1) throw new InconsistentStateException(key, expectedETag, null);
+                if (command.ExecuteNonQuery() != 1) throw new InconsistentStateException($"ETag mismatch on {key} (expected {expectedETag})");
                 transaction.Commit();
                 return etag.ToString(CultureInfo.InvariantCulture);
             }

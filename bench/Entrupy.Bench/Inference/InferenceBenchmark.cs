@@ -1,7 +1,6 @@
 using System.Diagnostics;
+using Entrupy.Bench.Hosting;
 using Entrupy.Fingerprinting;
-using Entrupy.Grains;
-using Entrupy.Grains.Runtime;
 using Entrupy.Inference;
 using Entrupy.Native.Imaging;
 using Entrupy.Native.Onnx;
@@ -13,7 +12,8 @@ namespace Entrupy.Bench.Inference;
 /// <summary>
 /// Fingerprint extraction throughput through <see cref="IFingerprintExtractorGrain"/> (many parallel callers, one
 /// capture per call, each batching strategy) beside <see cref="FingerprintEngine"/> called directly (one engine per
-/// core: one capture per call, and batches of 32), same captures, same run.
+/// core: one capture per call, and batches of 32), same captures, same run. Each batching strategy has its own
+/// in-process Orleans silo (<see cref="InferenceSiloBuilderExtensions.AddInferenceGrains"/>).
 /// </summary>
 public sealed class InferenceBenchmark : IBenchmark
 {
@@ -36,12 +36,9 @@ public sealed class InferenceBenchmark : IBenchmark
 
         var engines = Enumerable.Range(0, workers).Select(_ => new FingerprintEngine(model, new OnnxSessionOptions { IntraOpThreads = 1 })).ToArray();
         var batch = FingerprintEngine.MaxBatchSize;
-        var silos = new Dictionary<ExtractionBatching, Silo>();
+        var silos = new Dictionary<ExtractionBatching, BenchSilo>();
         foreach (var mode in new[] { ExtractionBatching.PerCall, ExtractionBatching.Coalesced })
-        {
-            silos[mode] = new SiloBuilder().AddInferenceGrains(new InferenceOptions { Batching = mode, MaxBatchSize = maxBatch }).Build();
-            await silos[mode].StartAsync();
-        }
+            silos[mode] = await BenchSilo.StartAsync(silo => silo.AddInferenceGrains(new InferenceOptions { Batching = mode, MaxBatchSize = maxBatch }));
 
         var samples = new Dictionary<string, List<double>>();
         if (args.Contains("--batch-sweep"))
@@ -68,6 +65,10 @@ public sealed class InferenceBenchmark : IBenchmark
                 (samples.TryGetValue($"sweep{size}", out var l) ? l : samples[$"sweep{size}"] = []).Add(perCapture);
             }
         }
+        // What a call's result costs to hand back within the silo: Orleans deep-copies it, and our contract types are
+        // copied by a JSON round trip (the fingerprint record and the global vector as JSON text).
+        var (copyMs, copyBytes) = await MeasureResultCopy(silos[ExtractionBatching.PerCall], captures);
+        context.Progress($"one extraction result: {copyBytes:N0} bytes through the JSON codec, deep copy {copyMs:0.000} ms");
         void Add(string key, double value) => (samples.TryGetValue(key, out var l) ? l : samples[key] = []).Add(value);
         try
         {
@@ -127,6 +128,9 @@ public sealed class InferenceBenchmark : IBenchmark
             figures["engine_cpu_ms_per_capture_by_batch"] = sweep.ToDictionary(k => k["sweep".Length..], k => Math.Round(samples[k].Average(), 3));
         foreach (var k in sweep) samples.Remove(k);
         foreach (var (key, values) in samples) figures[key] = Math.Round(values.Order().ElementAt(values.Count / 2), 2);
+        figures["runtime"] = "Microsoft Orleans " + BenchSilo.OrleansVersion;
+        figures["result_json_codec_bytes"] = copyBytes;
+        figures["result_deep_copy_ms"] = Math.Round(copyMs, 3);
         figures["coalesced_over_per_call"] = Math.Round(Median(samples["grain_coalesced_captures_per_s"]) / Median(samples["grain_per_call_captures_per_s"]), 3);
         figures["grain_best_over_engine_batch32"] = Math.Round(
             Math.Max(Median(samples["grain_coalesced_captures_per_s"]), Median(samples["grain_per_call_captures_per_s"])) / Median(samples["engine_batch32_captures_per_s"]), 3);
@@ -145,7 +149,7 @@ public sealed class InferenceBenchmark : IBenchmark
     }
 
     private static async Task<(double Rate, double PerCpuSecond, double P50, double P99, double MeanBatch)> MeasureGrain(
-        Silo silo, List<byte[]> captures, int callers, int perCall, double seconds)
+        BenchSilo silo, List<byte[]> captures, int callers, int perCall, double seconds)
     {
         var grain = silo.GrainFactory.GetGrain<IFingerprintExtractorGrain>(0);
         var queue = silo.Services.GetRequiredService<CaptureBatchQueue>();
@@ -176,6 +180,19 @@ public sealed class InferenceBenchmark : IBenchmark
         var runs = queue.Runs - runs0;
         var meanBatch = runs == 0 ? perCall : (double)(queue.CapturesRun - captured0) / runs;
         return (rate, perCpu, all[all.Length / 2], all[(int)(all.Length * 0.99)], meanBatch);
+    }
+
+    /// <summary>Mean time of Orleans' deep copy of one capture's result (what an in-silo call pays for it) and its serialized size.</summary>
+    private static async Task<(double Milliseconds, int Bytes)> MeasureResultCopy(BenchSilo silo, List<byte[]> captures)
+    {
+        var result = (await silo.GrainFactory.GetGrain<IFingerprintExtractorGrain>(0).Extract([captures[0]], FingerprintUse.Probe))[0];
+        var copier = silo.Services.GetRequiredService<Orleans.Serialization.DeepCopier<ExtractionResult>>();
+        var bytes = silo.Services.GetRequiredService<Orleans.Serialization.Serializer>().SerializeToArray(result).Length;
+        for (var i = 0; i < 20; i++) copier.Copy(result);
+        const int copies = 200;
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < copies; i++) copier.Copy(result);
+        return (clock.Elapsed.TotalMilliseconds / copies, bytes);
     }
 
     private static byte[][] Pick(List<byte[]> captures, int seed, int count) =>

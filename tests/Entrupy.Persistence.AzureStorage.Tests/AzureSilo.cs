@@ -18,6 +18,7 @@ internal static class AzureSilo
         {
             silo.Services.AddContractSerialization();
             silo.Services.AddSingleton<IGrainStorageSerializer, EntrupyGrainStateSerializer>();
+            silo.AddStateWriteFailureDeactivation();
             silo.AddAzureBlobGrainStorageAsDefault(connectionString, container, clientOptions);
         });
         // The cluster's client validates the same grain interfaces, so it needs the same codecs.

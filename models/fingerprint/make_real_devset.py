@@ -163,10 +163,10 @@ def pick_spots(rgb, spot, per_photo):
     return bp, chosen
 
 
-def capture(rgb, cy, cx, spot, rng, profile):
+def capture(rgb, cy, cx, spot, rng, profile, extra_rotation=0.0):
     """Re-images the spot centred at (cy, cx) with random pose and optics; returns (uint8 HxWx3, params)."""
     p = PROFILES[profile]
-    rot = rng.normal(0, p["rot"])
+    rot = rng.normal(0, p["rot"]) + extra_rotation
     sc = 1.0 + rng.normal(0, p["scale"])
     off = rng.uniform(-p["offset"], p["offset"], 2) * spot
     k = spot / (SIDE * sc)  # photo px per output px
@@ -199,6 +199,34 @@ def capture(rgb, cy, cx, spot, rng, profile):
     q = int(rng.integers(p["jpeg"][0], p["jpeg"][1] + 1))
     return out, dict(rot=rot, scale=sc, offset=float(np.hypot(*off)), blur=blur, motion=motion, gain=gain,
                      gamma=gamma, vignette=vig, noise=noise, jpeg=q)
+
+
+def unmatchable(rgb, cy, cx, spot, rng, kind):
+    """A capture of the spot that no matcher could use: the gate must refuse it (kind = why)."""
+    img, pr = capture(rgb, cy, cx, spot, rng, "spec")
+    x = img.astype(np.float64) / 255
+    if kind == "lens_cap":  # almost no light reaches the sensor: dark noise only
+        x = 0.01 + np.abs(rng.standard_normal(x.shape)) * 0.006
+    elif kind == "featureless":  # a smooth glossy surface: shading, vignetting and noise, no texture
+        yy, xx = np.mgrid[0:SIDE, 0:SIDE] / (SIDE - 1) - 0.5
+        base = rng.uniform(0.3, 0.7) * (1 - 0.5 * (xx ** 2 + yy ** 2)) + 0.05 * xx
+        x = base[..., None] + rng.standard_normal(x.shape) * 0.01
+    elif kind == "motion":  # the microscope moved by 25-40 px during the exposure
+        ang = rng.uniform(0, 180)
+        length = int(rng.integers(25, 41))
+        x = np.stack([ndi.rotate(ndi.uniform_filter1d(ndi.rotate(x[..., ch], ang, reshape=False, mode="reflect"), length,
+                                                      axis=1), -ang, reshape=False, mode="reflect") for ch in range(3)], 2)
+        x = x + rng.standard_normal(x.shape) * 0.01
+    elif kind == "glare":  # specular highlight saturating most of the field
+        yy, xx = np.mgrid[0:SIDE, 0:SIDE] / (SIDE - 1) - 0.5
+        cy0, cx0 = rng.uniform(-0.2, 0.2, 2)
+        r = np.hypot(yy - cy0, xx - cx0)
+        x = np.clip(x + np.clip(2.5 * (0.55 - r), 0, None)[..., None] * 2, 0, 1)
+    out = np.clip(x * 255 + 0.5, 0, 255).astype(np.uint8)
+    return out, pr["jpeg"]
+
+
+UNMATCHABLE = ["lens_cap", "featureless", "motion", "glare"]
 
 
 def jpeg(img, q):
@@ -235,6 +263,11 @@ def main():
     ap.add_argument("--per-photo", type=int, default=60, help="most spots taken from one photograph")
     ap.add_argument("--ncc-max", type=float, default=0.5)
     ap.add_argument("--keep-self-similar", action="store_true")
+    ap.add_argument("--probe-rotation", type=float, default=0.0,
+                    help="degrees added to every probe's rotation (the registration capture keeps the profile's)")
+    ap.add_argument("--unmatchable", action="store_true",
+                    help="probes are captures the gate must refuse (lens cap, featureless, motion blur, glare), "
+                         "one of each per registered item; probes.csv gets a `kind` column")
     a = ap.parse_args()
     os.makedirs(os.path.join(a.out, "images"), exist_ok=True)
     rng0 = np.random.default_rng(a.seed)
@@ -277,7 +310,7 @@ def main():
         gw.writerow(["item_id", "image", "rotation", "scale", "blur", "gain", "gamma", "jpeg"])
         pw.writerow(["probe_id", "image", "item_id", "d_rotation", "d_scale", "d_blur", "d_exposure", "d_noise",
                      "d_jpeg", "applied", "rotation", "scale", "offset", "blur", "motion", "gain", "gamma",
-                     "vignette", "noise", "jpeg"])
+                     "vignette", "noise", "jpeg"] + (["kind"] if a.unmatchable else []))
         iw.writerow(["item_id", "source", "x", "y", "texture", "ncc_max", "self_similar", "registered"])
         pid = 0
         for n, (si, y, x, t, ncc) in enumerate(chosen):
@@ -293,8 +326,18 @@ def main():
                     f.write(jpeg(img, gp["jpeg"]))
                 gw.writerow([iid, fn, round(gp["rot"], 2), round(gp["scale"], 4), round(gp["blur"], 2),
                              round(gp["gain"], 3), round(gp["gamma"], 3), gp["jpeg"]])
+            if a.unmatchable:
+                if registered:
+                    for kind in UNMATCHABLE:
+                        img, q = unmatchable(rgb, y, x, a.spot, rng, kind)
+                        fn = f"images/p{pid:06d}.jpg"
+                        with open(os.path.join(a.out, fn), "wb") as f:
+                            f.write(jpeg(img, q))
+                        pw.writerow([f"p{pid:06d}", fn, iid] + [""] * 17 + [kind])
+                        pid += 1
+                continue
             for c in range(a.probes_per_item):
-                img, pr = capture(rgb, y, x, a.spot, rng, a.profile)
+                img, pr = capture(rgb, y, x, a.spot, rng, a.profile, a.probe_rotation)
                 sev, applied = severities(pr, gp)
                 fn = f"images/p{pid:06d}.jpg"
                 with open(os.path.join(a.out, fn), "wb") as f:

@@ -128,7 +128,19 @@ public sealed record EvaluationReport
     /// </summary>
     [JsonPropertyName("failures_by_distortion")] public IReadOnlyDictionary<string, IReadOnlyList<DistortionBin>> FailuresByDistortion { get; init; } =
         new Dictionary<string, IReadOnlyList<DistortionBin>>();
+
+    /// <summary>Every probe's outcome (not part of the JSON line; <c>eval --per-probe FILE</c> writes them as CSV).</summary>
+    [JsonIgnore] public IReadOnlyList<ProbeOutcome> ProbeOutcomes { get; init; } = [];
 }
+
+/// <summary>One probe's outcome in an evaluation.</summary>
+/// <param name="ProbeId">The probe.</param>
+/// <param name="ItemId">Its own item, or null when never registered.</param>
+/// <param name="Refusal">Why the quality gate refused it, or null.</param>
+/// <param name="OwnScore">Score against its own item (0 when refused or the item did not enrol); null when unregistered.</param>
+/// <param name="BestImpostorScore">Highest score against any other item.</param>
+/// <param name="Quality">The probe's quality figures, when it was accepted.</param>
+public sealed record ProbeOutcome(string ProbeId, string? ItemId, CaptureRejection? Refusal, double? OwnScore, double BestImpostorScore, QualityReport? Quality);
 
 /// <summary>Failures of the registered probes whose label for one distortion lies in [<see cref="From"/>, <see cref="To"/>].</summary>
 public sealed record DistortionBin
@@ -174,8 +186,9 @@ public sealed class FingerprintEvaluation(FingerprintEngine engine, Action<strin
 
         var embedTime = Stopwatch.StartNew();
         var refusals = new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal);
-        var enrolled = Extract(dataset.Gallery.Select(g => g.ImagePath).ToList(), FingerprintPurpose.Enrolment, "gallery", refusals, cancellationToken);
-        var probePrints = Extract(dataset.Probes.Select(p => p.ImagePath).ToList(), FingerprintPurpose.Probe, "probes", refusals, cancellationToken);
+        var enrolled = Extract(dataset.Gallery.Select(g => g.ImagePath).ToList(), FingerprintPurpose.Enrolment, "gallery", refusals, null, cancellationToken);
+        var probeRefusalReasons = new CaptureRejection?[dataset.Probes.Count];
+        var probePrints = Extract(dataset.Probes.Select(p => p.ImagePath).ToList(), FingerprintPurpose.Probe, "probes", refusals, probeRefusalReasons, cancellationToken);
         embedTime.Stop();
         var rejected = enrolled.Count(f => f is null) + probePrints.Count(f => f is null);
 
@@ -293,13 +306,15 @@ public sealed class FingerprintEvaluation(FingerprintEngine engine, Action<strin
             GeneralisedEer = Round(BiometricFigures.GeneralisedEer(set)),
             GeneralisedFrrAtFar1e3 = Round(BiometricFigures.GeneralisedFrrAtFar(set, 1e-3)),
             GeneralisedFrrAtFar1e4 = Round(BiometricFigures.GeneralisedFrrAtFar(set, 1e-4)),
+            ProbeOutcomes = [.. dataset.Probes.Select((probe, p) => new ProbeOutcome(probe.ProbeId, probe.ItemId, probeRefusalReasons[p],
+                genuineIndex[p] < 0 ? null : genuine[genuineIndex[p]], impostor[p].DefaultIfEmpty().Max(), probePrints[p]?.Quality))],
             RefusalsByReason = new SortedDictionary<string, int>(refusals, StringComparer.Ordinal),
             FailuresByDistortion = DistortionBreakdown(dataset, probePrints, enrolledItems, genuineIndex, genuine, threshold),
         };
     }
 
     private List<Fingerprint?> Extract(List<string> paths, FingerprintPurpose purpose, string what,
-        System.Collections.Concurrent.ConcurrentDictionary<string, int> refusals, CancellationToken ct)
+        System.Collections.Concurrent.ConcurrentDictionary<string, int> refusals, CaptureRejection?[]? reasons, CancellationToken ct)
     {
         progress?.Invoke($"embedding {paths.Count:N0} {what} captures");
         var result = new Fingerprint?[paths.Count];
@@ -315,6 +330,7 @@ public sealed class FingerprintEvaluation(FingerprintEngine engine, Action<strin
             for (var i = 0; i < count; i++)
             {
                 result[start + i] = prints[i].Fingerprint;
+                if (reasons is not null) reasons[start + i] = prints[i].Rejection;
                 if (prints[i].Fingerprint is null)
                     refusals.AddOrUpdate(prints[i].Rejection?.ToString() ?? "Unknown", 1, (_, n) => n + 1);
                 if (prints[i].Fingerprint is null)

@@ -199,7 +199,7 @@ public sealed record QualityGateLimits(double FocusMin, double MeanMin, double M
     /// A bucket of the keypoint grid is covered when its detector RMS (<see cref="CaptureEvidence.BucketEnergy"/>)
     /// reaches this: above what sensor noise alone gives on a featureless surface.
     /// </summary>
-    public double BucketEnergyMin { get; init; } = 0.001;
+    public double BucketEnergyMin { get; init; } = 0.0013;
 
     /// <summary>Fewest stable keypoints (keypoints in covered buckets) an accepted capture has.</summary>
     public int StableKeypointsMin { get; init; }

@@ -36,7 +36,9 @@ internal static class EvidenceMeter
         {
             pooled = new float[plane]; blurred1 = new float[plane]; blurred2 = new float[plane]; temp = new float[plane]; response = new float[plane];
         }
-        if (scratch is null || !ReferenceEquals(scratchConfig, cfg))
+        // The scratch depends only on the map size and the bucket grid; other configs (e.g. the default one that
+        // CaptureNormalisation uses beside the engine's) reuse it.
+        if (scratch is null || scratchConfig is null || scratchConfig.MapSize != cfg.MapSize || scratchConfig.Buckets != cfg.Buckets)
         {
             scratch = new KeypointScratch(cfg);
             scratchConfig = cfg;

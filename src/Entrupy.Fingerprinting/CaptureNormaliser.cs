@@ -260,8 +260,15 @@ internal static class CaptureNormaliser
         return new Bands(starts, weights, 2);
     }
 
-    /// <summary>Quality figures and the first failed check (exposure, contrast, clipping, then focus).</summary>
-    public static QualityReport Assess(ReadOnlySpan<float> img, int size, int width, int height, QualityGateLimits gate)
+    private static readonly FingerprintConfig DefaultConfig = new();
+
+    /// <summary>
+    /// Quality figures and the gate's decision: with the fixed-limit gate the first failed check (exposure, contrast,
+    /// clipping, then focus); with the evidence gate (<see cref="QualityGateLimits.UseEvidence"/>) a refusal only when
+    /// the matcher's evidence is too weak or too badly spread, or for glare over most of the field or motion blur.
+    /// </summary>
+    public static QualityReport Assess(ReadOnlySpan<float> img, int size, int width, int height, QualityGateLimits gate,
+        FingerprintConfig? config = null)
     {
         img = img[..(size * size)];
         var (sum, sumSq, clipped) = Moments(img);
@@ -275,22 +282,63 @@ internal static class CaptureNormaliser
         var contrast = Math.Sqrt(variance);
         var clippedFraction = (double)clipped / n;
 
+        if (gate.UseEvidence)
+        {
+            var evidence = EvidenceMeter.Measure(img, size, config ?? DefaultConfig, gate);
+            var (why, advice) = EvidenceDecision(gate, evidence, mean, contrast, clippedFraction, focus);
+            return new QualityReport(width, height, focus, mean, contrast, clippedFraction, why, advice) { Evidence = evidence };
+        }
+
         (CaptureRejection? reason, string? message) = (mean, contrast, clippedFraction, focus) switch
         {
-            _ when mean < gate.MeanMin => (CaptureRejection.Underexposed,
-                $"The capture is too dark (mean brightness {mean:0.###} < {gate.MeanMin}). Turn the microscope light on or up, or increase the exposure."),
-            _ when mean > gate.MeanMax => (CaptureRejection.Overexposed,
-                $"The capture is too bright (mean brightness {mean:0.###} > {gate.MeanMax}). Lower the light or the exposure."),
+            _ when mean < gate.MeanMin => Dark(mean, gate),
+            _ when mean > gate.MeanMax => Bright(mean, gate),
             _ when contrast < gate.ContrastMin => (CaptureRejection.LowContrast,
                 $"The capture shows no texture (contrast {contrast:0.####} < {gate.ContrastMin}). Place the microscope flat on the material and check the lens is not covered."),
-            _ when clippedFraction > gate.ClippedMax => (CaptureRejection.Clipped,
-                $"{clippedFraction:P1} of the pixels are pure black or white (limit {gate.ClippedMax:P0}). Reduce glare: lower the light or tilt the item slightly."),
+            _ when clippedFraction > gate.ClippedMax => Glare(clippedFraction, gate.ClippedMax),
             _ when focus < gate.FocusMin => (CaptureRejection.OutOfFocus,
                 $"The capture is blurred (focus {focus:0.#####} < {gate.FocusMin}). Hold the microscope still and refocus before capturing."),
             _ => ((CaptureRejection?)null, (string?)null),
         };
         return new QualityReport(width, height, focus, mean, contrast, clippedFraction, reason, message);
     }
+
+    /// <summary>
+    /// The evidence gate's decision. The reason names the most likely cause among the fixed figures, so the advice says
+    /// what to change; the fixed limits never refuse a capture that holds enough evidence.
+    /// </summary>
+    private static (CaptureRejection?, string?) EvidenceDecision(QualityGateLimits gate, CaptureEvidence e, double mean, double contrast, double clipped, double focus)
+    {
+        var weak = e.StableKeypoints < gate.StableKeypointsMin || e.CoveredBuckets < gate.CoveredBucketsMin;
+        var evidence = $"{e.StableKeypoints} stable keypoints in {e.CoveredBuckets} of 16 regions; at least {gate.StableKeypointsMin} in {gate.CoveredBucketsMin} needed";
+        if (weak && mean < gate.MeanMin) return Dark(mean, gate, evidence);
+        if (weak && mean > gate.MeanMax) return Bright(mean, gate, evidence);
+        if (clipped > gate.GlareMax || (weak && clipped > gate.ClippedMax)) return Glare(clipped, weak ? gate.ClippedMax : gate.GlareMax, evidence);
+        // A nearly uniform field (std under a quarter of the old contrast limit, ~1 grey level): nothing to focus on, so
+        // the advice is about the surface; a blurred texture keeps more variation than that and gets the focus advice.
+        if (weak && contrast < gate.ContrastMin / 4) return Featureless(evidence);
+        if (focus < gate.FocusFloor || (weak && focus < gate.FocusMin))
+            return (CaptureRejection.OutOfFocus,
+                $"The capture is blurred (focus {focus:0.#####}; {evidence}). Hold the microscope still, flat on the surface, and refocus before capturing.");
+        // Weak evidence with visible shading is either a defocused texture or a featureless spot: the figures cannot
+        // tell them apart (a soft real texture can have a lower focus figure and still match), so the advice names both.
+        if (e.Anisotropy > gate.AnisotropyMax)
+            return (CaptureRejection.OutOfFocus,
+                $"The capture is smeared in one direction (motion blur; directionality {e.Anisotropy:0.###} > {gate.AnisotropyMax}). Hold the microscope still while capturing.");
+        return weak ? Featureless(evidence) : (null, null);
+    }
+
+    private static (CaptureRejection?, string?) Featureless(string evidence) => (CaptureRejection.LowContrast,
+        $"The capture shows too little fine texture to recognise ({evidence}): the spot is featureless or out of focus. Place the microscope flat on the material, check the lens is not covered, refocus, or capture a spot with visible grain.");
+
+    private static (CaptureRejection?, string?) Dark(double mean, QualityGateLimits gate, string? evidence = null) => (CaptureRejection.Underexposed,
+        $"The capture is too dark (mean brightness {mean:0.###}{(evidence is null ? $" < {gate.MeanMin}" : $"; {evidence}")}). Take the lens cap off, turn the microscope light on or up, or increase the exposure.");
+
+    private static (CaptureRejection?, string?) Bright(double mean, QualityGateLimits gate, string? evidence = null) => (CaptureRejection.Overexposed,
+        $"The capture is too bright (mean brightness {mean:0.###}{(evidence is null ? $" > {gate.MeanMax}" : $"; {evidence}")}). Lower the light or the exposure.");
+
+    private static (CaptureRejection?, string?) Glare(double clipped, double limit, string? evidence = null) => (CaptureRejection.Clipped,
+        $"{clipped:P1} of the pixels are pure black or white (limit {limit:P0}{(evidence is null ? "" : $"; {evidence}")}). Reduce glare: lower the light or tilt the item slightly.");
 
     /// <summary>Σv and Σv² in float64, and the count of pixels at or beyond the clipping levels.</summary>
     private static (double Sum, double SumSq, int Clipped) Moments(ReadOnlySpan<float> img)

@@ -67,6 +67,9 @@ public sealed record QualityReport(int Width, int Height, double Focus, double M
 {
     /// <summary>True when the capture passes the quality gate.</summary>
     public bool Passes => Rejection is null;
+
+    /// <summary>What the matcher could hold on to (stable keypoints, their spread, noise, blur direction); null for records read from storage.</summary>
+    public CaptureEvidence? Evidence { get; init; }
 }
 
 /// <summary>What a fingerprint is for: it decides which descriptor sets are extracted.</summary>

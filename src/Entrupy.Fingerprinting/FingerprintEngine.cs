@@ -199,7 +199,7 @@ public sealed class FingerprintEngine : IDisposable
         var pixels = workspace.Input.AsSpan(slot * size * size, size * size);
         var (width, height) = CaptureNormaliser.Decode(encoded, Model.QualityGate, size, pixels, Clock);
         var started = Clock?.Start() ?? 0;
-        var quality = CaptureNormaliser.Assess(pixels, size, width, height, Model.QualityGate);
+        var quality = CaptureNormaliser.Assess(pixels, size, width, height, Model.QualityGate, Model.Config);
         Clock?.Add(EngineStage.Quality, started);
         return quality;
     }

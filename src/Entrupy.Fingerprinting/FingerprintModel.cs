@@ -92,6 +92,21 @@ public sealed class FingerprintModel
                 gateJson.GetProperty("focus_min").GetDouble(), gateJson.GetProperty("mean_min").GetDouble(),
                 gateJson.GetProperty("mean_max").GetDouble(), gateJson.GetProperty("contrast_min").GetDouble(),
                 gateJson.GetProperty("clipped_max").GetDouble(), QualityGateLimits.DefaultMinimumSide);
+            // The evidence gate (optional block; without it the fixed limits above decide, as in model 1.0.0).
+            if (gateJson.TryGetProperty("evidence", out var ev))
+            {
+                double Get(string name, double fallback) => ev.TryGetProperty(name, out var v) ? v.GetDouble() : fallback;
+                gate = gate with
+                {
+                    UseEvidence = true,
+                    BucketEnergyMin = Get("bucket_energy_min", gate.BucketEnergyMin),
+                    StableKeypointsMin = (int)Get("stable_keypoints_min", gate.StableKeypointsMin),
+                    CoveredBucketsMin = (int)Get("covered_buckets_min", gate.CoveredBucketsMin),
+                    AnisotropyMax = Get("anisotropy_max", gate.AnisotropyMax),
+                    GlareMax = Get("glare_max", gate.GlareMax),
+                    FocusFloor = Get("focus_floor", gate.FocusFloor),
+                };
+            }
             var onnxPath = RequireFile(dir, root.GetProperty("onnx").GetString() ?? "fingerprint.onnx");
             var codebookJson = root.GetProperty("vlad_codebook");
             var shape = codebookJson.GetProperty("shape");
@@ -163,14 +178,44 @@ public sealed class FingerprintModel
 }
 
 /// <summary>Quality-gate limits (from <c>fingerprint.json</c>'s <c>quality_gate</c>, plus the minimum capture side).</summary>
-/// <param name="FocusMin">Minimum var(Laplacian)/var(image) on the normalised 256×256 capture.</param>
-/// <param name="MeanMin">Minimum mean brightness in [0,1].</param>
-/// <param name="MeanMax">Maximum mean brightness in [0,1].</param>
-/// <param name="ContrastMin">Minimum standard deviation of brightness.</param>
-/// <param name="ClippedMax">Maximum fraction of pixels at 0 or 255.</param>
+/// <remarks>
+/// Two modes. Without <see cref="UseEvidence"/> every fixed limit refuses a capture by itself (model 1.0.0's gate).
+/// With it (the <c>evidence</c> block), a capture is refused only when the matcher would have too little to hold on
+/// to — too few stable keypoints, or too few of the keypoint grid's buckets holding them — or for glare over most of
+/// the field or strongly one-directional (motion) blur; the fixed limits then only choose the reason and the advice.
+/// </remarks>
+/// <param name="FocusMin">Minimum var(Laplacian)/var(image) on the normalised 256×256 capture (evidence gate: picks the blur advice).</param>
+/// <param name="MeanMin">Minimum mean brightness in [0,1] (evidence gate: picks the too-dark advice).</param>
+/// <param name="MeanMax">Maximum mean brightness in [0,1] (evidence gate: picks the too-bright advice).</param>
+/// <param name="ContrastMin">Minimum standard deviation of brightness (evidence gate: unused).</param>
+/// <param name="ClippedMax">Maximum fraction of pixels at 0 or 255 (evidence gate: picks the glare advice).</param>
 /// <param name="MinimumSide">Smallest accepted short side of the decoded capture, in pixels.</param>
 public sealed record QualityGateLimits(double FocusMin, double MeanMin, double MeanMax, double ContrastMin, double ClippedMax, int MinimumSide)
 {
+    /// <summary>Decide from the matcher's evidence (<see cref="CaptureEvidence"/>) instead of the fixed limits.</summary>
+    public bool UseEvidence { get; init; }
+
+    /// <summary>
+    /// A bucket of the keypoint grid is covered when its detector RMS (<see cref="CaptureEvidence.BucketEnergy"/>)
+    /// reaches this: above what sensor noise alone gives on a featureless surface.
+    /// </summary>
+    public double BucketEnergyMin { get; init; } = 0.0013;
+
+    /// <summary>Fewest stable keypoints (keypoints in covered buckets) an accepted capture has.</summary>
+    public int StableKeypointsMin { get; init; }
+
+    /// <summary>Fewest covered buckets (of 16) an accepted capture has: the evidence must be spread over the field.</summary>
+    public int CoveredBucketsMin { get; init; }
+
+    /// <summary>Largest <see cref="CaptureEvidence.Anisotropy"/> accepted (above it: motion blur).</summary>
+    public double AnisotropyMax { get; init; } = 1;
+
+    /// <summary>Largest fraction of clipped pixels accepted whatever the evidence (glare over most of the field).</summary>
+    public double GlareMax { get; init; } = 1;
+
+    /// <summary>Focus below this is refused whatever the evidence (a capture this blurred has no texture left at the descriptors' scale).</summary>
+    public double FocusFloor { get; init; }
+
     /// <summary>
     /// Default minimum short side: 128 px. Smaller captures would be upsampled more than 2× to the 256-px working
     /// size, which invents no texture: the keypoints would come from interpolation artefacts.

@@ -13,7 +13,7 @@ public static class EvalCommand
     /// <summary>Exit codes: 0 done, 2 bad arguments or dataset, 1 unexpected failure.</summary>
     public static int Run(string[] args)
     {
-        string? dataset = null, modelDir = null;
+        string? dataset = null, modelDir = null, perProbe = null;
         var shortlist = 100;
         for (var i = 0; i < args.Length; i++)
         {
@@ -24,6 +24,7 @@ public static class EvalCommand
                 {
                     case "--dataset": dataset = Next(); break;
                     case "--model": modelDir = Next(); break;
+                    case "--per-probe": perProbe = Next(); break;
                     case "--shortlist": shortlist = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
                     case "-h" or "--help": Console.Error.WriteLine(Usage); return 0;
                     default: throw new ArgumentException($"unknown option '{args[i]}'");
@@ -49,6 +50,7 @@ public static class EvalCommand
             void Progress(string line) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}");
             Progress($"model {model.Id} {model.Version}; {data.Gallery.Count:N0} gallery captures, {data.Probes.Count:N0} probes");
             var report = new FingerprintEvaluation(engine, Progress) { TraceShortlist = shortlist }.Run(data);
+            if (perProbe is not null) WritePerProbe(perProbe, report);
             Console.WriteLine(JsonSerializer.Serialize(report));
             return 0;
         }
@@ -59,6 +61,26 @@ public static class EvalCommand
         }
     }
 
-    private const string Usage = "usage: Entrupy.Silo eval --dataset DIR [--model DIR] [--shortlist N]\n" +
-                                 "  DIR holds gallery.csv (item_id,image) and probes.csv (probe_id,image,item_id; empty item_id = never registered)";
+    /// <summary>One CSV row per probe: its outcome and quality figures (for calibrating the quality gate).</summary>
+    private static void WritePerProbe(string path, EvaluationReport report)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        using var w = new StreamWriter(path);
+        w.WriteLine("probe_id,item_id,refusal,own_score,best_impostor,focus,mean,contrast,clipped,detector_energy,stable_keypoints,covered_buckets,anisotropy,bucket_energy");
+        foreach (var o in report.ProbeOutcomes)
+        {
+            var q = o.Quality;
+            w.WriteLine(string.Join(',', o.ProbeId, o.ItemId ?? "", o.Refusal?.ToString() ?? "",
+                o.OwnScore?.ToString(inv) ?? "", o.BestImpostorScore.ToString(inv),
+                q?.Focus.ToString("G6", inv) ?? "", q?.Mean.ToString("G6", inv) ?? "", q?.Contrast.ToString("G6", inv) ?? "",
+                q?.Clipped.ToString("G6", inv) ?? "", q?.Evidence?.DetectorEnergy.ToString("G6", inv) ?? "", q?.Evidence?.StableKeypoints.ToString(inv) ?? "",
+                q?.Evidence?.CoveredBuckets.ToString(inv) ?? "", q?.Evidence?.Anisotropy.ToString("G6", inv) ?? "",
+                q?.Evidence is { } e ? string.Join(' ', e.BucketEnergy.Select(v => v.ToString("G4", inv))) : ""));
+        }
+    }
+
+    private const string Usage = "usage: Entrupy.Silo eval --dataset DIR [--model DIR] [--shortlist N] [--per-probe FILE]\n" +
+                                 "  DIR holds gallery.csv (item_id,image) and probes.csv (probe_id,image,item_id; empty item_id = never registered;\n" +
+                                 "  optional d_NAME columns = distortion severities, broken down in failures_by_distortion)\n" +
+                                 "  --per-probe FILE writes every probe's outcome and quality figures as CSV";
 }

@@ -9,7 +9,15 @@ public sealed record GalleryEntry(string ItemId, string ImagePath);
 /// <param name="ProbeId">The probe's id.</param>
 /// <param name="ImagePath">Full path of the capture.</param>
 /// <param name="ItemId">The item it shows, or null for an item that was never registered.</param>
-public sealed record ProbeEntry(string ProbeId, string ImagePath, string? ItemId);
+public sealed record ProbeEntry(string ProbeId, string ImagePath, string? ItemId)
+{
+    /// <summary>
+    /// Distortion severities the dataset labels the probe with: every numeric <c>d_NAME</c> column of probes.csv, keyed
+    /// by NAME (e.g. rotation, scale, blur, exposure, noise, jpeg; see models/fingerprint/make_real_devset.py). Empty
+    /// when the dataset carries no labels.
+    /// </summary>
+    public IReadOnlyDictionary<string, double> Distortions { get; init; } = new Dictionary<string, double>();
+}
 
 /// <summary>An evaluation dataset: a folder with <c>gallery.csv</c> and <c>probes.csv</c>; image paths are relative to it.</summary>
 public sealed class EvaluationDataset
@@ -31,13 +39,16 @@ public sealed class EvaluationDataset
     public static EvaluationDataset Load(string directory)
     {
         if (!Directory.Exists(directory)) throw new InvalidDataException($"dataset folder '{directory}' does not exist");
-        var gallery = ReadCsv(directory, "gallery.csv", ["item_id", "image"], (row, line, file) =>
+        var gallery = ReadCsv(directory, "gallery.csv", ["item_id", "image"], (row, _, line, file) =>
         {
             if (row[0].Length == 0) throw new InvalidDataException($"{file}:{line}: item_id is empty");
             return new GalleryEntry(row[0], ImagePath(directory, row[1], file, line));
         });
-        var probes = ReadCsv(directory, "probes.csv", ["probe_id", "image", "item_id"], (row, line, file) =>
-            new ProbeEntry(row[0], ImagePath(directory, row[1], file, line), row[2].Length == 0 ? null : row[2]));
+        var probes = ReadCsv(directory, "probes.csv", ["probe_id", "image", "item_id"], (row, columns, line, file) =>
+            new ProbeEntry(row[0], ImagePath(directory, row[1], file, line), row[2].Length == 0 ? null : row[2])
+            {
+                Distortions = Distortions(row, columns, file, line),
+            });
         if (gallery.Count == 0) throw new InvalidDataException("gallery.csv has no rows");
         if (probes.Count == 0) throw new InvalidDataException("probes.csv has no rows");
         return new EvaluationDataset(gallery, probes);
@@ -51,12 +62,26 @@ public sealed class EvaluationDataset
         return path;
     }
 
-    private static List<T> ReadCsv<T>(string directory, string name, string[] header, Func<string[], int, string, T> parse)
+    private static Dictionary<string, double> Distortions(string[] row, string[] columns, string file, int line)
+    {
+        var labels = new Dictionary<string, double>(StringComparer.Ordinal);
+        for (var c = 0; c < Math.Min(row.Length, columns.Length); c++)
+        {
+            if (!columns[c].StartsWith("d_", StringComparison.Ordinal) || row[c].Length == 0) continue;
+            if (!double.TryParse(row[c], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v))
+                throw new InvalidDataException($"{file}:{line}: {columns[c]} '{row[c]}' is not a number");
+            labels[columns[c][2..]] = v;
+        }
+        return labels;
+    }
+
+    private static List<T> ReadCsv<T>(string directory, string name, string[] header, Func<string[], string[], int, string, T> parse)
     {
         var path = Path.Combine(directory, name);
         if (!File.Exists(path)) throw new InvalidDataException($"{name} is missing in '{directory}'");
         var rows = new List<T>();
         var lineNumber = 0;
+        string[] columns = header;
         foreach (var raw in File.ReadLines(path))
         {
             lineNumber++;
@@ -66,6 +91,7 @@ public sealed class EvaluationDataset
                 var found = line.Split(',').Select(c => c.Trim()).ToArray();
                 if (!found.Take(header.Length).SequenceEqual(header))
                     throw new InvalidDataException($"{name}: header must start with '{string.Join(',', header)}', found '{line}'");
+                columns = found;
                 continue;
             }
             if (line.Length == 0) continue;
@@ -76,7 +102,7 @@ public sealed class EvaluationDataset
                 if (cells.Length == header.Length - 1 && header[^1] == "item_id") cells = [.. cells, ""];
                 else throw new InvalidDataException($"{name}:{lineNumber}: expected {header.Length} columns, found {cells.Length}");
             }
-            rows.Add(parse(cells, lineNumber, name));
+            rows.Add(parse(cells, columns, lineNumber, name));
         }
         return rows;
     }

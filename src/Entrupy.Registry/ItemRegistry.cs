@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Entrupy.Fingerprinting;
 using Orleans;
+using Orleans.Concurrency;
 using Entrupy.Registry.Api;
 using Entrupy.Registry.Fingerprints;
 using Microsoft.Extensions.Logging;
@@ -71,7 +72,7 @@ internal sealed class ItemRegistry(IGrainFactory grains, FingerprintModel model,
 
         // 1. Fingerprints durable. A retry finds the set of the first attempt (same request id, same key) and keeps it.
         var set = grains.GetGrain<IFingerprintSetGrain>(setKey);
-        var storedNow = await set.Store([.. enrolments.Select(e => e.Fingerprint)]);
+        var storedNow = await set.Store(new Immutable<byte[][]>([.. enrolments.Select(e => e.Fingerprint)]));
         var vectors = storedNow ? IndexVectors.Of([.. summaries.Select(f => f.SetGlobalVectors)]) : await set.GetIndexVectors();
 
         // 2. Lineage entry durable (the item answers a retry with the entry the first attempt made).
@@ -143,8 +144,8 @@ internal sealed class ItemRegistry(IGrainFactory grains, FingerprintModel model,
             throw new RegistryValidationException("top", top.ToString(CultureInfo.InvariantCulture), $"top must be 1-{options.TraceMaxCandidates}");
         var (probeBytes, parsed) = ParseProbes(probes);
 
-        // Every shard, every probe vector, in parallel (a grain call on an idle grain runs on the caller's thread,
-        // hence Task.Run). Each shard only searches this tenant's own FAISS index.
+        // Every shard, every probe vector, in parallel (Orleans runs each call on the grain's own scheduler, so issuing
+        // them all before awaiting is enough). Each shard only searches this tenant's own FAISS index.
         var k = options.TraceMaxCandidates;
         var vectors = parsed.Select(p => p.GlobalVectorArray()).ToArray(); // once per probe, shared by every shard (read-only)
         var searches = new List<Task<IndexHit[]>>();
@@ -152,7 +153,7 @@ internal sealed class ItemRegistry(IGrainFactory grains, FingerprintModel model,
         {
             var shardGrain = grains.GetGrain<IIndexShardGrain>(shard);
             foreach (var vector in vectors)
-                searches.Add(Task.Run(() => shardGrain.Search(tenantId, vector, k), cancellationToken));
+                searches.Add(shardGrain.Search(tenantId, vector, k));
         }
         var nearest = new Dictionary<string, IndexHit>(StringComparer.Ordinal);
         foreach (var hit in (await Task.WhenAll(searches)).SelectMany(h => h))
@@ -168,7 +169,7 @@ internal sealed class ItemRegistry(IGrainFactory grains, FingerprintModel model,
             cancellationToken.ThrowIfCancellationRequested();
             var first = done;
             var batch = ranked.Skip(first).Take(end - first).Select((hit, i) => (Hit: hit, Rank: first + i)).ToList();
-            var scores = await Task.WhenAll(batch.Select(c => Task.Run(() => CandidateScoreAsync(tenantId, c.Hit, probeBytes), cancellationToken)));
+            var scores = await Task.WhenAll(batch.Select(c => CandidateScoreAsync(tenantId, c.Hit, probeBytes)));
             scored.AddRange(batch.Select((c, i) => (c.Hit, c.Rank, scores[i])).Where(c => c.Item3 >= 0));
             if (scores.Any(s => s >= model.OperatingThreshold)) break;
         }
@@ -221,7 +222,7 @@ internal sealed class ItemRegistry(IGrainFactory grains, FingerprintModel model,
     private async Task<int> ScoreAsync(ItemKey item, string? reference, FingerprintRegistration? registration, byte[][] probes)
     {
         if (FingerprintReferences.TryGetSetKey(reference) is { } setKey)
-            return (await grains.GetGrain<IFingerprintSetGrain>(setKey).Compare(probes)).Score;
+            return (await grains.GetGrain<IFingerprintSetGrain>(setKey).Compare(new Immutable<byte[][]>(probes))).Score;
 
         registration ??= await grains.GetItemGrain(item).GetCurrentRegistration();
         if (registration?.Fingerprint is not { Length: > 0 } inline)

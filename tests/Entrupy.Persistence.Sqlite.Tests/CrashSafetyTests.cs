@@ -1,3 +1,4 @@
+using Entrupy.TestSupport;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;

@@ -1,3 +1,4 @@
+using Entrupy.TestSupport;
 using Entrupy.Persistence.Conformance;
 using Entrupy.Storage;
 using Orleans.Storage;

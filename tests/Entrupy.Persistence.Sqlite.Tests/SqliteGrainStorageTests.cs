@@ -1,3 +1,4 @@
+using Entrupy.TestSupport;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;

@@ -363,7 +363,7 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         // A first attempt that stopped after the lineage entry, before the index: the retry completes it.
         var key = ItemKey.Create("acme", "bag-j");
         var setKey = FingerprintReferences.SetKey(key, "req-2");
-        Assert.True(await cluster.SiloGrains().GetGrain<IFingerprintSetGrain>(setKey).Store([fx.Enrolments[b].ToBytes()]));
+        Assert.True(await cluster.SiloGrains().GetGrain<IFingerprintSetGrain>(setKey).Store(new Orleans.Concurrency.Immutable<byte[][]>([fx.Enrolments[b].ToBytes()])));
         await cluster.SiloGrains().GetItemGrain(key).Register(new RegistrationRequest
         {
             ModelId = fx.Model.Id, ModelVersion = fx.Model.Version, CapturedAt = CapturedAt,
@@ -455,9 +455,9 @@ public sealed class ItemRegistryTests(DevsetFixture fx, ITestOutputHelper output
         await storage.WriteAsync(new RecordKey("fingerprint", setKey, "manifest"), manifest, expectedETag: null);
 
         var set = cluster.SiloGrains().GetGrain<IFingerprintSetGrain>(setKey);
-        Assert.False(await set.Store([captures[0]])); // the set exists: nothing is overwritten
+        Assert.False(await set.Store(new Orleans.Concurrency.Immutable<byte[][]>([captures[0]]))); // the set exists: nothing is overwritten
         var probe = fx.GenuineProbes(b).First().ToBytes();
-        var match = await set.Compare([probe]);
+        var match = await set.Compare(new Orleans.Concurrency.Immutable<byte[][]>([probe]));
         Assert.Equal(1, match.BestCapture);
         Assert.True(match.Score >= fx.Model.OperatingThreshold);
         var views = await set.GetIndexVectors();

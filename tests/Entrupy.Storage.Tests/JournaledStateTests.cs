@@ -1,3 +1,4 @@
+using Entrupy.TestSupport;
 using System.Globalization;
 using System.Text.Json;
 using Entrupy.Persistence.Sqlite;

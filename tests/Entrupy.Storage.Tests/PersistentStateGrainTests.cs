@@ -1,3 +1,4 @@
+using Entrupy.TestSupport;
 using System.Text;
 using Entrupy.Persistence.Sqlite;
 using Orleans.Runtime;

@@ -1,3 +1,4 @@
+using Entrupy.TestSupport;
 using Entrupy.Persistence.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;

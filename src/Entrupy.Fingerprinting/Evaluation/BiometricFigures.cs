@@ -59,32 +59,8 @@ public static class BiometricFigures
 
     /// <summary>
     /// Equal error rate of the generalised rates: the mean of generalised FAR and FRR at the threshold where they are
-    /// closest. With no failures it equals <see cref="MatchingMetrics.EqualErrorRate"/> of the accepted scores.
+    /// closest. With no failures it equals <see cref="MatchingMetrics.EqualErrorRate(IReadOnlyList{double}, IReadOnlyList{double})"/> of the accepted scores.
     /// </summary>
-    public static double GeneralisedEer(ScoreSet set)
-    {
-        var g = set.Genuine.Order().ToArray();
-        var i = set.Impostor.Order().ToArray();
-        double gTotal = g.Length + set.GenuineFailures, iTotal = i.Length + set.ImpostorFailures;
-        var best = (Gap: double.MaxValue, Rate: 0.0);
-        foreach (var t in g.Concat(i).Append(double.PositiveInfinity).Distinct().Order())
-        {
-            var fa = iTotal == 0 ? 0 : (i.Length - LowerBound(i, t)) / iTotal;
-            var fr = gTotal == 0 ? 0 : (set.GenuineFailures + LowerBound(g, t)) / gTotal;
-            if (Math.Abs(fa - fr) < best.Gap) best = (Math.Abs(fa - fr), (fa + fr) / 2);
-        }
-        return best.Rate;
-    }
-
-    /// <summary>Index of the first element ≥ <paramref name="value"/> in an ascending array.</summary>
-    private static int LowerBound(double[] sorted, double value)
-    {
-        int lo = 0, hi = sorted.Length;
-        while (lo < hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            if (sorted[mid] < value) lo = mid + 1; else hi = mid;
-        }
-        return lo;
-    }
+    public static double GeneralisedEer(ScoreSet set) =>
+        MatchingMetrics.EqualErrorRate(set.Genuine, set.Impostor, set.GenuineFailures, set.ImpostorFailures);
 }

@@ -27,16 +27,24 @@ public static class MatchingMetrics
         FalseRejectRate(genuine, ThresholdAtFar(impostor, far));
 
     /// <summary>Equal error rate: the mean of FAR and FRR at the threshold where they are closest.</summary>
-    public static double EqualErrorRate(IReadOnlyList<double> genuine, IReadOnlyList<double> impostor)
+    public static double EqualErrorRate(IReadOnlyList<double> genuine, IReadOnlyList<double> impostor) =>
+        EqualErrorRate(genuine, impostor, genuineFailures: 0, impostorFailures: 0);
+
+    /// <summary>
+    /// Equal error rate when some attempts failed before scoring: a genuine failure counts as a false reject at every
+    /// threshold, an impostor failure as a correct reject (ISO/IEC 19795-1's generalised rates).
+    /// </summary>
+    internal static double EqualErrorRate(IReadOnlyList<double> genuine, IReadOnlyList<double> impostor, long genuineFailures, long impostorFailures)
     {
         // Sorted copies turn each rate into a binary search: millions of impostor pairs stay cheap.
         var g = genuine.Order().ToArray();
         var i = impostor.Order().ToArray();
+        double gTotal = g.Length + genuineFailures, iTotal = i.Length + impostorFailures;
         var best = (Gap: double.MaxValue, Rate: 0.0);
         foreach (var t in g.Concat(i).Append(double.PositiveInfinity).Distinct().Order())
         {
-            double fa = i.Length == 0 ? 0 : (i.Length - LowerBound(i, t)) / (double)i.Length;
-            double fr = g.Length == 0 ? 0 : LowerBound(g, t) / (double)g.Length;
+            var fa = iTotal == 0 ? 0 : (i.Length - LowerBound(i, t)) / iTotal;
+            var fr = gTotal == 0 ? 0 : (genuineFailures + LowerBound(g, t)) / gTotal;
             if (Math.Abs(fa - fr) < best.Gap) best = (Math.Abs(fa - fr), (fa + fr) / 2);
         }
         return best.Rate;

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Entrupy.Fingerprinting;
 using Orleans;
+using Orleans.Concurrency;
 using Entrupy.Storage;
 using Orleans.Runtime;
 using Orleans.Storage;
@@ -53,8 +54,9 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
     }
 
     /// <inheritdoc />
-    public async Task<bool> Store(byte[][] fingerprints)
+    public async Task<bool> Store(Immutable<byte[][]> immutableFingerprints)
     {
+        var fingerprints = immutableFingerprints.Value;
         ArgumentNullException.ThrowIfNull(fingerprints);
         if (Exists) return false;
         if (fingerprints.Length is < 1 or > MaxCaptures)
@@ -91,8 +93,9 @@ internal sealed class FingerprintSetGrain : Grain, IFingerprintSetGrain
     public async Task<float[][]> GetIndexVectors() => IndexVectors.Of(captures ?? await LoadAsync(), model);
 
     /// <inheritdoc />
-    public async Task<FingerprintSetMatch> Compare(byte[][] probes)
+    public async Task<FingerprintSetMatch> Compare(Immutable<byte[][]> immutableProbes)
     {
+        var probes = immutableProbes.Value;
         ArgumentNullException.ThrowIfNull(probes);
         if (probes.Length == 0) throw new RegistryValidationException("probes", "0", "at least one probe fingerprint is needed");
         var enrolled = captures ?? await LoadAsync();

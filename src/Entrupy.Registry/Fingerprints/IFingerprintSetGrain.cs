@@ -1,4 +1,5 @@
 using Orleans;
+using Orleans.Concurrency;
 
 namespace Entrupy.Registry;
 
@@ -6,6 +7,8 @@ namespace Entrupy.Registry;
 /// The enrolment fingerprints of one registration (one per capture), stored write-once outside the item's state so
 /// the ~100 KB per capture is not rewritten by every custody event. Key: <c>{tenantId}/{customerItemId}/{setId}</c>
 /// (the item registry derives <c>setId</c> from the registration's request id, so a retry lands on the same set).
+/// Fingerprints travel as <see cref="Immutable{T}"/>: neither side changes them, so a call within a silo passes them
+/// without copying ~40-100 KB per capture.
 /// An activation keeps the deserialized fingerprints in memory, so repeated compares cost only the matching;
 /// idle collection frees them.
 /// </summary>
@@ -16,7 +19,7 @@ public interface IFingerprintSetGrain : IGrainWithStringKey
     /// true when this call stored them, false when the set already existed (then nothing changes: the first set wins).
     /// </summary>
     /// <exception cref="RegistryValidationException">No fingerprints, too many, or an empty one.</exception>
-    Task<bool> Store(byte[][] fingerprints);
+    Task<bool> Store(Immutable<byte[][]> fingerprints);
 
     /// <summary>
     /// Deletes the set this registration stored when its item refused the registration (a linked item, another EPC):
@@ -32,7 +35,7 @@ public interface IFingerprintSetGrain : IGrainWithStringKey
     /// <exception cref="RegistryNotFoundException">Nothing was stored under this key.</exception>
     /// <exception cref="RegistryValidationException">A probe is not a fingerprint of the loaded model.</exception>
     /// <exception cref="RegistryConflictException">The stored fingerprints cannot be compared (another model, or damaged).</exception>
-    Task<FingerprintSetMatch> Compare(byte[][] probes);
+    Task<FingerprintSetMatch> Compare(Immutable<byte[][]> probes);
 }
 
 /// <summary>The best score of a compare against a fingerprint set.</summary>

@@ -1,11 +1,11 @@
-namespace Entrupy.Storage.Tests;
+namespace Entrupy.TestSupport;
 
-/// <summary>A folder under the system temp directory, deleted with its files on dispose.</summary>
+/// <summary>A folder under the system temp directory, deleted with its files on dispose. Linked into the storage test projects.</summary>
 internal sealed class TempDirectory : IDisposable
 {
     public TempDirectory()
     {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "entrupy-storage-" + Guid.NewGuid().ToString("N")[..12]);
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "entrupy-test-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(Path);
     }
 

@@ -14,7 +14,7 @@ public sealed class AzureFaultTests
 {
     private const int Items = 12;
     private const int Workers = 3;
-    private static readonly TimeSpan RetryBudget = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>One client request's fate, as the batch driver saw it.</summary>
     private sealed record Attempt(string ItemId, int Status, string? ProblemType, string? RetryAfter, TimeSpan Took, bool DuringOutage);
@@ -23,7 +23,7 @@ public sealed class AzureFaultTests
     public async Task Azurite_stopped_mid_batch_gives_fast_503s_and_the_batch_completes_after_a_restart_with_nothing_lost()
     {
         await using var azurite = await AzuriteEmulator.StartAsync();
-        await using var silo = await SiloProcess.StartAsync(TimeSpan.FromSeconds(90), AzureSilo.Arguments(azurite.ConnectionString, RetryBudget));
+        await using var silo = await SiloProcess.StartAsync(TimeSpan.FromSeconds(90), AzureSilo.Arguments(azurite.ConnectionString, AttemptTimeout));
         using var admin = Api.Client(silo.BaseAddress, ApiSilo.AdminKey);
         var tenant = await admin.CreateTenantAsync("azure-fault");
         var images = AzureSilo.GalleryImages();

@@ -113,11 +113,11 @@ public sealed class AzuriteFactAttribute : FactAttribute
 public static class AzureSilo
 {
     /// <summary>Command line of a silo on <paramref name="connectionString"/>, with limits that do not get in a batch's way.</summary>
-    public static string[] Arguments(string connectionString, TimeSpan retryBudget, params string[] extra) =>
+    public static string[] Arguments(string connectionString, TimeSpan attemptTimeout, params string[] extra) =>
     [
         "--Storage:Provider=azure",
         $"--Storage:Azure:ConnectionString={connectionString}",
-        $"--Storage:Azure:RetryBudget={retryBudget:c}",
+        $"--Storage:Azure:AttemptTimeout={attemptTimeout:c}",
         $"--Admin:BootstrapKey={ApiSilo.AdminKey}",
         "--RateLimits:TokenLimit=100000", "--RateLimits:TokensPerPeriod=100000", "--RateLimits:ReplenishmentPeriod=00:00:01",
         "--Webhooks:PollInterval=00:00:00.100", "--Webhooks:BaseDelay=00:00:00.300", "--Webhooks:MaxDelay=00:00:01",

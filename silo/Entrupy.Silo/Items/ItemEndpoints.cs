@@ -15,7 +15,8 @@ namespace Entrupy.Silo.Items;
 
 /// <summary>
 /// The item REST endpoints (routes in <see cref="ApiRoutes"/>): register, compare, trace, custody, EPCIS export, item
-/// view, listing and links. All are tenant-scoped; every POST needs an Idempotency-Key.
+/// view, listing and links. All are tenant-scoped; every POST that changes something needs an Idempotency-Key
+/// (compare and trace are reads and store no response).
 /// </summary>
 internal static class ItemEndpoints
 {
@@ -27,21 +28,22 @@ internal static class ItemEndpoints
 
     public static IEndpointRouteBuilder MapItemEndpoints(this IEndpointRouteBuilder app)
     {
-        static RouteHandlerBuilder Tenant(RouteHandlerBuilder endpoint) => endpoint
+        static RouteHandlerBuilder Read(RouteHandlerBuilder endpoint) => endpoint
             .RequireAuthorization(ApiAuth.TenantPolicy)
-            .RequireIdempotencyKey()
             .WithTags("items")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status401Unauthorized);
+        // Changes need an Idempotency-Key; reads (compare and trace are POSTs only to carry captures) store no response.
+        static RouteHandlerBuilder Tenant(RouteHandlerBuilder endpoint) => Read(endpoint).RequireIdempotencyKey();
 
         Tenant(app.MapPost(ApiRoutes.Registrations, RegisterAsync)).WithName("RegisterItem")
             .WithSummary("Register (or re-register) an item's fingerprint from multipart 'image' parts and a 'metadata' JSON part.")
             .Produces<RegistrationResponse>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
-        Tenant(app.MapPost(ApiRoutes.Compare, CompareAsync)).WithName("CompareItem")
+        Read(app.MapPost(ApiRoutes.Compare, CompareAsync)).WithName("CompareItem")
             .WithSummary("1:1: do the multipart 'image' captures show this item?")
             .Produces<CompareResponse>().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
-        Tenant(app.MapPost(ApiRoutes.Trace, TraceAsync)).WithName("Trace")
+        Read(app.MapPost(ApiRoutes.Trace, TraceAsync)).WithName("Trace")
             .WithSummary("1:N within the tenant: which registered item do the multipart 'image' captures show? (?top=1..20)")
             .Produces<TraceResponse>().ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         app.MapPost(ApiRoutes.CaptureAssessment, AssessCapturesAsync).RequireAuthorization(ApiAuth.TenantPolicy).WithTags("captures")

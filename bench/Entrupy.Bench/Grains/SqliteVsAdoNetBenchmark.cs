@@ -101,7 +101,7 @@ public sealed class SqliteVsAdoNetBenchmark : IBenchmark
                 var oursPath = Path.Combine(folder, $"ours-{round}.db");
                 await using (var silo = await BenchSilo.StartAsync(s => s.Services.AddSqliteGrainStorageAsDefault(oursPath)))
                 {
-                    var rate = await MeasureAsync(silo, grains, seconds, bytes);
+                    var (rate, _) = await MeasureAsync(silo, grains, seconds, bytes);
                     context.Progress($"round {round + 1}: SqliteGrainStorage {rate:0} writes/s ({grains} grains, {bytes} B)");
                     ours.Add(rate);
                 }
@@ -110,12 +110,13 @@ public sealed class SqliteVsAdoNetBenchmark : IBenchmark
                 var connectionString = CreateAdoNetDatabase(adonetPath);
                 await using (var silo = await StartAdoNetSiloAsync(connectionString))
                 {
-                    var rate = await MeasureAsync(silo, grains, seconds, bytes);
+                    var (rate, last) = await MeasureAsync(silo, grains, seconds, bytes);
                     context.Progress($"round {round + 1}: Orleans AdoNetGrainStorage {rate:0} writes/s ({grains} grains, {bytes} B)");
                     adonet.Add(rate);
+                    CheckStored(adonetPath, last, bytes);
+                    await CheckConflictsAsync(silo, bytes);
                 }
                 (adonetJournal, adonetSynchronous) = Pragmas(connectionString);
-                CheckStored(adonetPath, grains, bytes);
             }
 
             var figures = new Dictionary<string, object?>
@@ -133,6 +134,8 @@ public sealed class SqliteVsAdoNetBenchmark : IBenchmark
                 ["adonet_invariant"] = Invariant,
                 ["adonet_journal_mode"] = adonetJournal,
                 ["adonet_synchronous"] = adonetSynchronous,
+                // Checked after each ADO.NET round (the run stops otherwise): last writes stored, stale ETags refused.
+                ["adonet_last_writes_stored_and_stale_etags_refused"] = true,
             };
             if (crash)
                 foreach (var (key, value) in await CrashCheckAsync(context, Path.Combine(folder, "adonet-crash.db"), Math.Min(grains, 16), bytes, crashSeconds))
@@ -190,12 +193,37 @@ public sealed class SqliteVsAdoNetBenchmark : IBenchmark
         return (journal, synchronous + " (default of a new connection; the write query sets FULL)");
     }
 
-    /// <summary>Sanity: the ADO.NET file holds one record per grain, of the state size, written by our serializer.</summary>
-    private static void CheckStored(string path, int grains, int bytes)
+    /// <summary>
+    /// Sanity: the ADO.NET file holds one record per grain, of the state size, as our serializer wrote it (raw bytes),
+    /// with the grain's last acknowledged sequence (so every version-checked upsert landed).
+    /// </summary>
+    private static void CheckStored(string path, long[] last, int bytes)
     {
         var stored = ReadRecords(path);
-        if (stored.Count != grains || stored.Values.Any(r => r.Length != bytes))
-            throw new InvalidOperationException($"ADO.NET file holds {stored.Count} records (expected {grains} of {bytes} B)");
+        var wrong = Enumerable.Range(0, last.Length)
+            .Count(i => !stored.TryGetValue(i, out var data) || data.Length != bytes || BenchRecord.Decode(data).Sequence != last[i]);
+        if (stored.Count != last.Length || wrong > 0)
+            throw new InvalidOperationException($"ADO.NET file holds {stored.Count} records, {wrong} not the last write of their grain");
+    }
+
+    /// <summary>
+    /// Sanity of our write query's contract: a write with a stale ETag, and a first write (no ETag) on a stored grain,
+    /// are refused by the provider as version conflicts.
+    /// </summary>
+    private static async Task CheckConflictsAsync(BenchSilo silo, int bytes)
+    {
+        var storage = silo.Services.GetRequiredKeyedService<IGrainStorage>(StorageNames.Default);
+        var grainId = silo.GrainFactory.GetGrain<IBenchRecordGrain>(0).GetGrainId();
+        foreach (var etag in new[] { "1", null })
+        {
+            var state = new GrainState<BinaryRecord>(new BinaryRecord { Data = BenchRecord.Encode(0, -1, bytes) }) { ETag = etag };
+            try
+            {
+                await storage.WriteStateAsync("record", grainId, state); // the [PersistentState] name
+                throw new InvalidOperationException($"ADO.NET provider accepted a write with ETag {etag ?? "null"} on a grain at a later version");
+            }
+            catch (InconsistentStateException) { }
+        }
     }
 
     private static Dictionary<long, byte[]> ReadRecords(string path)
@@ -214,13 +242,14 @@ public sealed class SqliteVsAdoNetBenchmark : IBenchmark
         return records;
     }
 
-    private static async Task<double> MeasureAsync(BenchSilo silo, int grains, double seconds, int bytes)
+    /// <summary>Writes/s over <paramref name="seconds"/> after a 1 s warm-up, and each grain's last acknowledged sequence.</summary>
+    private static async Task<(double Rate, long[] Last)> MeasureAsync(BenchSilo silo, int grains, double seconds, int bytes)
     {
         var refs = Enumerable.Range(0, grains).Select(i => silo.GrainFactory.GetGrain<IBenchRecordGrain>(i)).ToArray();
         var sequence = new long[grains];
         await Run(TimeSpan.FromSeconds(1)); // warm-up: activations, first inserts
         var (writes, elapsed) = await Run(TimeSpan.FromSeconds(seconds));
-        return writes / elapsed.TotalSeconds;
+        return (writes / elapsed.TotalSeconds, sequence);
 
         async Task<(long, TimeSpan)> Run(TimeSpan duration)
         {

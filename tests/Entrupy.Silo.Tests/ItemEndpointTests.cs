@@ -433,9 +433,10 @@ public sealed class ItemEndpointTests(ItemSilo fixture) : IClassFixture<ItemSilo
         var body = (await response.JsonAsync(HttpStatusCode.OK)).Deserialize<CompareResponse>(Json)!;
         // Where the time went, stage by stage, as a Server-Timing header (milliseconds; the stages fit inside the total).
         var stages = Api.ServerTiming(response);
-        foreach (var stage in new[] { "receive", "form", "extract", "match", "total" })
+        foreach (var stage in new[] { "form", "extract", "match", "total" })
             Assert.True(stages.ContainsKey(stage), $"Server-Timing lacks '{stage}': {string.Join(", ", stages.Keys)}");
-        Assert.False(stages.ContainsKey("idempotency"), "a compare is a read: no idempotency record is looked up or stored");
+        // A compare is a read: no idempotency record is looked up or stored, so its body is not buffered for hashing.
+        Assert.False(stages.ContainsKey("idempotency") || stages.ContainsKey("receive"), string.Join(", ", stages.Keys));
         Assert.True(stages["extract"] > 0 && stages["extract"] + stages["match"] <= stages["total"], string.Join(", ", stages));
         return body;
     }

@@ -381,6 +381,7 @@ public sealed class SqliteGrainStorageTests : IDisposable
         for (var k = 0; k < keys; k++) etags[k] = await records.WriteAsync(Key($"r{k}"), Bytes($"r{k}:0"), null);
 
         using var stop = new CancellationTokenSource();
+        var writing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var writer = Task.Run(async () =>
         {
             var n = 0;
@@ -389,9 +390,12 @@ public sealed class SqliteGrainStorageTests : IDisposable
                 n++;
                 var k = n % keys;
                 etags[k] = await records.WriteAsync(Key($"r{k}"), Bytes($"r{k}:{n}"), etags[k]);
+                writing.TrySetResult();
             }
             return n;
         });
+        // The reads start once writes are going on (on a loaded machine the writer task may start late).
+        await writing.Task;
 
         var reads = await Task.WhenAll(Enumerable.Range(0, 400).Select(i => Task.Run(() => records.ReadAsync(Key($"r{i % keys}")))));
         await stop.CancelAsync();

@@ -228,10 +228,18 @@ public sealed class RetryTests : IAsyncLifetime
     {
         server.ThenHang();
         using var client = new EntrupyClient(Clients.Options(server.BaseAddress));
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
-        var watch = Stopwatch.StartNew();
+        using var cts = new CancellationTokenSource();
+        var call = client.TraceAsync([Clients.Image()], ct: cts.Token);
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.TraceAsync([Clients.Image()], ct: cts.Token));
+        // Cancel once the call is in flight at the server (a fixed deadline from the start could fire before a loaded
+        // machine sent anything): what must stop is the hanging attempt, with no retry after it.
+        var deadline = Stopwatch.StartNew();
+        while (server.Requests.Count == 0 && deadline.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(10);
+        Assert.Single(server.Requests);
+        var watch = Stopwatch.StartNew();
+        cts.CancelAfter(TimeSpan.FromMilliseconds(200));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
 
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(4), $"took {watch.Elapsed}");
         Assert.Single(server.Requests);

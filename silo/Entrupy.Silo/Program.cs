@@ -37,7 +37,7 @@ try
         silo.ConfigureSiloClustering(builder.Configuration);
         storage = silo.AddConfiguredGrainStorage(builder.Configuration);
         silo.Services.AddContractSerialization();
-        silo.AddStateWriteFailureDeactivation();
+        silo.AddEntrupyStorageConventions();
         silo.AddRegistryGrains(registryOptions)   // with the IItemRegistry service the item endpoints use
             .AddInferenceGrains(inferenceOptions); // fingerprint extraction and authentication models
     });

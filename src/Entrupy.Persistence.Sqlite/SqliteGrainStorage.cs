@@ -61,8 +61,12 @@ public sealed class SqliteGrainStorage : IGrainStorage, IAsyncDisposable, IDispo
     /// <inheritdoc />
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        var data = _serializer.Serialize(grainState.State);
-        grainState.ETag = await Store.WriteAsync(KeyOf(stateName, grainId), data.ToMemory(), grainState.ETag);
+        // The serialized form is a fresh buffer (a BinaryRecord's bytes are RecordStore's own copy): hand it over whole.
+        var data = _serializer.Serialize(grainState.State).ToMemory();
+        var key = KeyOf(stateName, grainId);
+        grainState.ETag = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(data, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? await Store.WriteOwnedAsync(key, segment.Array, grainState.ETag)
+            : await Store.WriteAsync(key, data, grainState.ETag);
         grainState.RecordExists = true;
     }
 

@@ -100,7 +100,15 @@ public sealed class SqliteStateStore : IAsyncDisposable, IDisposable
         ValidateKey(key);
         if (cancellationToken.IsCancellationRequested) return Task.FromCanceled<string>(cancellationToken);
         // Copy now: the caller may reuse its buffer as soon as this returns.
-        var operation = new PendingOperation(OperationKind.Write, key, data.ToArray(), expectedETag, cancellationToken);
+        return WriteOwnedAsync(key, data.ToArray(), expectedETag, cancellationToken);
+    }
+
+    /// <summary>As <see cref="WriteAsync"/>, for a buffer the caller hands over and never touches again (no copy).</summary>
+    internal Task<string> WriteOwnedAsync(RecordKey key, byte[] data, string? expectedETag, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(key);
+        if (cancellationToken.IsCancellationRequested) return Task.FromCanceled<string>(cancellationToken);
+        var operation = new PendingOperation(OperationKind.Write, key, data, expectedETag, cancellationToken);
         Enqueue(operation);
         return operation.Completion.Task!;
     }

@@ -24,7 +24,13 @@ public sealed class EntrupyGrainStateSerializer : IGrainStorageSerializer
     /// <inheritdoc />
     public T Deserialize<T>(BinaryData input)
     {
-        if (typeof(T) == typeof(BinaryRecord)) return (T)(object)new BinaryRecord { Data = input.ToArray() };
+        if (typeof(T) == typeof(BinaryRecord))
+        {
+            // Providers hand over a buffer of their own per read: take it whole rather than copy it again.
+            var bytes = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(input.ToMemory(), out var segment)
+                        && segment.Offset == 0 && segment.Count == segment.Array!.Length ? segment.Array : input.ToArray();
+            return (T)(object)new BinaryRecord { Data = bytes };
+        }
         return JsonSerializer.Deserialize<T>(input.ToMemory().Span, JsonOptions)
                ?? throw new GrainStorageException($"Stored state of type {typeof(T).Name} is empty (JSON null).");
     }

@@ -40,9 +40,20 @@ public sealed class StateWriteFailureFilter : IIncomingGrainCallFilter
     }
 }
 
-/// <summary>Registers <see cref="StateWriteFailureFilter"/> on a silo.</summary>
+/// <summary>Registers how our grains use storage on a silo.</summary>
 public static class StateWriteFailureFilterExtensions
 {
+    /// <summary>
+    /// What every silo of ours needs from storage, whichever provider it uses: <see cref="EntrupyGrainStateSerializer"/>
+    /// as the state serializer and <see cref="StateWriteFailureFilter"/>.
+    /// </summary>
+    public static ISiloBuilder AddEntrupyStorageConventions(this ISiloBuilder silo)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        silo.Services.AddSingleton<IGrainStorageSerializer, EntrupyGrainStateSerializer>();
+        return silo.AddStateWriteFailureDeactivation();
+    }
+
     /// <summary>Deactivates activations whose calls fail on storage (see <see cref="StateWriteFailureFilter"/>).</summary>
     public static ISiloBuilder AddStateWriteFailureDeactivation(this ISiloBuilder silo)
     {

@@ -17,8 +17,7 @@ internal static class AzureSilo
         builder.ConfigureSilo((_, silo) =>
         {
             silo.Services.AddContractSerialization();
-            silo.Services.AddSingleton<IGrainStorageSerializer, EntrupyGrainStateSerializer>();
-            silo.AddStateWriteFailureDeactivation();
+            silo.AddEntrupyStorageConventions();
             silo.AddAzureBlobGrainStorageAsDefault(connectionString, container, clientOptions);
         });
         // The cluster's client validates the same grain interfaces, so it needs the same codecs.

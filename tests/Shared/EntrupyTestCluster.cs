@@ -28,8 +28,7 @@ internal static class EntrupyTestCluster
         builder.ConfigureSilo((_, silo) =>
         {
             silo.Services.AddContractSerialization();
-            silo.Services.AddSingleton<IGrainStorageSerializer, EntrupyGrainStateSerializer>();
-            silo.AddStateWriteFailureDeactivation();
+            silo.AddEntrupyStorageConventions();
             if (databasePath is not null) silo.Services.AddSqliteGrainStorageAsDefault(databasePath);
             configureSilo(silo);
         });

@@ -50,7 +50,7 @@ public sealed class BenchSilo : IAsyncDisposable
             {
                 silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: ServiceId, clusterId: clusterId);
                 silo.Services.AddContractSerialization();
-                silo.Services.AddSingleton<IGrainStorageSerializer, EntrupyGrainStateSerializer>();
+                silo.AddEntrupyStorageConventions(); // as every silo of ours
                 configure?.Invoke(silo);
             })
             .Build();

@@ -17,8 +17,8 @@ public static class StorageConfiguration
     public const string ProviderKey = "Storage:Provider";
 
     /// <summary>
-    /// Registers the provider named by <c>Storage:Provider</c> as the default provider, with our state serializer
-    /// (<see cref="EntrupyGrainStateSerializer"/>) for every provider.
+    /// Registers the provider named by <c>Storage:Provider</c> as the default provider (the state serializer comes
+    /// with <see cref="StateWriteFailureFilterExtensions.AddEntrupyStorageConventions"/>).
     /// sqlite: ours, <c>Storage:Sqlite:Path</c> (default <c>.data/entrupy.db</c> under the working directory);
     /// azure: Orleans' Azure Blob grain storage (<see cref="AzureBlobGrainStorageHostingExtensions"/>), connection string from <c>Storage:Azure:ConnectionString</c>,
     /// <c>ConnectionStrings:AzureStorage</c> or <c>AZURE_STORAGE_CONNECTION_STRING</c>, container
@@ -30,7 +30,6 @@ public static class StorageConfiguration
     public static StorageSelection AddConfiguredGrainStorage(this ISiloBuilder silo, IConfiguration configuration)
     {
         var services = silo.Services;
-        services.AddSingleton<IGrainStorageSerializer, EntrupyGrainStateSerializer>();
         var provider = (configuration[ProviderKey] ?? "sqlite").Trim().ToLowerInvariant();
         switch (provider)
         {
